@@ -1,0 +1,3 @@
+module github.com/zerostor/zerostor
+
+go 1.26.8

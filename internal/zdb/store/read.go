@@ -1,0 +1,208 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/zerostor/zerostor/internal/zdb/index"
+	"github.com/zerostor/zerostor/internal/zdb/record"
+)
+
+// Info describes the stored version of a key.
+type Info struct {
+	Size     uint32 // value length
+	Time     int64  // unix nanoseconds
+	CRC      uint32 // CRC32C of the value
+	File     uint32 // data file id
+	Offset   uint32 // record offset in that file
+	PrevFile uint32 // previous version (record.NoPrev if none)
+	PrevOff  uint32
+}
+
+// lookup finds key and takes a reference on its data file.
+func (s *Store) lookup(key []byte) (index.Loc, *dataFile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return index.Loc{}, nil, ErrClosed
+	}
+	loc, ok := s.idx.get(key)
+	if !ok {
+		return loc, nil, ErrNotFound
+	}
+	f := s.files[loc.File]
+	if f == nil {
+		return loc, nil, fmt.Errorf("%w: data file %d is missing", ErrCorrupt, loc.File)
+	}
+	f.acquire()
+	return loc, f, nil
+}
+
+// readRecordInto reads the whole record at off into buf (grown as needed)
+// and verifies it. It returns the header, key and value aliasing the buffer.
+func (s *Store) readRecordInto(buf []byte, f *dataFile, off int64, n int) ([]byte, record.Header, []byte, []byte, error) {
+	buf = slices.Grow(buf[:0], n)[:n]
+	if _, err := f.f.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: record at %d runs past the end of file %d", ErrCorrupt, off, f.id)
+		}
+		s.stats.readErrors.Add(1)
+		return buf, record.Header{}, nil, nil, fmt.Errorf("store: read file %d at %d: %w", f.id, off, err)
+	}
+	h, key, val, err := record.Decode(buf)
+	if err != nil {
+		s.stats.readErrors.Add(1)
+		s.corrupt(f.id, off, err)
+		return buf, h, nil, nil, fmt.Errorf("%w: file %d offset %d: %v", ErrCorrupt, f.id, off, err)
+	}
+	return buf, h, key, val, nil
+}
+
+// Get appends the value of key to dst. head, when not nil, is called with
+// the value length just before the value is appended (the daemon writes the
+// RESP bulk header there), so the value is read straight into its final
+// place. Every value is verified against its checksum before it is returned.
+func (s *Store) Get(dst, key []byte, head func(b []byte, n int) []byte) ([]byte, error) {
+	loc, f, err := s.lookup(key)
+	if err != nil {
+		return dst, err
+	}
+	defer f.release()
+	n := record.Size(len(key), int(loc.Size))
+	start := len(dst)
+	if head != nil {
+		dst = head(dst, int(loc.Size))
+	}
+	at := len(dst)
+	dst = slices.Grow(dst, n)
+	_, h, k, val, err := s.readRecordInto(dst[at:at], f, int64(loc.Offset), n)
+	if err != nil {
+		return dst[:start], err
+	}
+	if !bytes.Equal(k, key) || h.ValCRC != loc.CRC || h.Type != record.TypeSet {
+		return dst[:start], fmt.Errorf("%w: file %d offset %d holds another record", ErrCorrupt, f.id, loc.Offset)
+	}
+	// The value sits after header and key: slide it down into place.
+	dst = dst[:at+n]
+	copy(dst[at:], val)
+	return dst[:at+len(val)], nil
+}
+
+// Exists reports whether key has a live value.
+func (s *Store) Exists(key []byte) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.idx.get(key)
+	return ok
+}
+
+// Length returns the value length of key from the index alone.
+func (s *Store) Length(key []byte) (uint32, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	loc, ok := s.idx.get(key)
+	if !ok {
+		return 0, ErrNotFound
+	}
+	return loc.Size, nil
+}
+
+// Stat returns the stored version's details, reading only its header.
+func (s *Store) Stat(key []byte) (Info, error) {
+	loc, f, err := s.lookup(key)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.release()
+	buf := make([]byte, record.HeaderSize+len(key))
+	if _, err := f.f.ReadAt(buf, int64(loc.Offset)); err != nil {
+		s.stats.readErrors.Add(1)
+		return Info{}, fmt.Errorf("store: read file %d at %d: %w", f.id, loc.Offset, err)
+	}
+	h, k, err := record.DecodeHeader(buf)
+	if err != nil || !bytes.Equal(k, key) {
+		s.stats.readErrors.Add(1)
+		return Info{}, fmt.Errorf("%w: header of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
+	}
+	return Info{Size: loc.Size, Time: h.Time, CRC: loc.CRC, File: loc.File, Offset: loc.Offset, PrevFile: h.PrevFile, PrevOff: h.PrevOff}, nil
+}
+
+// Check re-reads key's value and verifies it. It returns false (and no
+// error) when the stored bytes are damaged.
+func (s *Store) Check(key []byte) (bool, error) {
+	_, err := s.Hash(key)
+	if errors.Is(err, ErrCorrupt) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Hash returns the BLAKE3-256 digest of key's value, verified against its
+// checksum first, so a remote checker can verify a value without reading it.
+func (s *Store) Hash(key []byte) ([32]byte, error) {
+	loc, f, err := s.lookup(key)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.release()
+	_, _, _, val, err := s.readRecordInto(nil, f, int64(loc.Offset), record.Size(len(key), int(loc.Size)))
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if Checksum(val) != loc.CRC {
+		return [32]byte{}, fmt.Errorf("%w: value of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
+	}
+	return blake3.Sum256(val), nil
+}
+
+// Checksum is the value checksum zdb stores (CRC32C).
+func Checksum(b []byte) uint32 { return record.Checksum(b) }
+
+// Raw is one record read by position (HISTORY, DATA RAW, scans).
+type Raw struct {
+	Header record.Header
+	Key    []byte
+	Value  []byte
+	Next   int64 // offset of the record after this one
+}
+
+// ReadRaw reads and verifies the record at (file, off). It returns io.EOF
+// when off is at or past the end of the file and ErrNotFound when the file
+// does not exist.
+func (s *Store) ReadRaw(file uint32, off int64) (Raw, error) {
+	s.mu.RLock()
+	f := s.files[file]
+	if f != nil {
+		f.acquire()
+	}
+	s.mu.RUnlock()
+	if f == nil {
+		return Raw{}, ErrNotFound
+	}
+	defer f.release()
+	size := f.size.Load()
+	if off < 0 || off >= size {
+		return Raw{}, io.EOF
+	}
+	hdr := make([]byte, min(int64(record.HeaderSize+record.MaxKeySize), size-off))
+	if _, err := f.f.ReadAt(hdr, off); err != nil {
+		return Raw{}, fmt.Errorf("store: read file %d at %d: %w", file, off, err)
+	}
+	h, _, err := record.DecodeHeader(hdr)
+	if err != nil {
+		return Raw{}, fmt.Errorf("%w: file %d offset %d: %v", ErrCorrupt, file, off, err)
+	}
+	if off+int64(h.Len()) > size {
+		return Raw{}, fmt.Errorf("%w: file %d offset %d: record passes end of file", ErrCorrupt, file, off)
+	}
+	_, h, key, val, err := s.readRecordInto(nil, f, off, h.Len())
+	if err != nil {
+		return Raw{}, err
+	}
+	return Raw{Header: h, Key: key, Value: val, Next: off + int64(h.Len())}, nil
+}

@@ -107,3 +107,9 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// DataPath is the path of data file id in dir (for hooks and operators).
+func DataPath(dir string, id uint32) string { return dataName(dir, id) }
+
+// HintPath is the path of the index hint of data file id in dir.
+func HintPath(dir string, id uint32) string { return hintName(dir, id) }

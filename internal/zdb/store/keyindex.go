@@ -19,13 +19,13 @@ type userIndex struct{ u *index.User }
 
 var _ keyIndex = userIndex{}
 
-func (x userIndex) get(k []byte) (index.Loc, bool)                { return x.u.Get(k) }
-func (x userIndex) put(k []byte, l index.Loc) (index.Loc, bool)   { return x.u.Put(k, l) }
-func (x userIndex) del(k []byte) (index.Loc, bool)                { return x.u.Delete(k) }
-func (x userIndex) cas(k []byte, old, nw index.Loc) bool          { return x.u.CompareAndSwap(k, old, nw) }
-func (x userIndex) len() int                                      { return x.u.Len() }
-func (x userIndex) memBytes() int                                 { return x.u.MemBytes() }
-func (x userIndex) close()                                        { x.u.Close() }
+func (x userIndex) get(k []byte) (index.Loc, bool)              { return x.u.Get(k) }
+func (x userIndex) put(k []byte, l index.Loc) (index.Loc, bool) { return x.u.Put(k, l) }
+func (x userIndex) del(k []byte) (index.Loc, bool)              { return x.u.Delete(k) }
+func (x userIndex) cas(k []byte, old, nw index.Loc) bool        { return x.u.CompareAndSwap(k, old, nw) }
+func (x userIndex) len() int                                    { return x.u.Len() }
+func (x userIndex) memBytes() int                               { return x.u.MemBytes() }
+func (x userIndex) close()                                      { x.u.Close() }
 
 // seqIndex maps 8-byte ids; any other key is simply absent.
 type seqIndex struct{ s *index.Seq }

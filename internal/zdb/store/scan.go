@@ -252,3 +252,20 @@ func (s *Store) History(key []byte, file uint32, off uint32) (Raw, error) {
 
 // SeqKey is the wire key of a sequential id.
 func SeqKey(id uint64) []byte { return index.SeqKey(id) }
+
+// Keys returns up to limit live keys for which match is true (KSCAN), in
+// no particular order.
+func (s *Store) Keys(match func([]byte) bool, limit int) [][]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out [][]byte
+	if u, ok := s.idx.(userIndex); ok {
+		u.u.Range(func(k []byte, _ index.Loc) bool {
+			if match(k) {
+				out = append(out, append([]byte(nil), k...))
+			}
+			return len(out) < limit
+		})
+	}
+	return out
+}

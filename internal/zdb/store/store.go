@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,4 +256,31 @@ func (s *Store) corrupt(file uint32, off int64, err error) {
 	if s.opts.Events != nil {
 		s.opts.Events.Corrupt(file, off, err)
 	}
+}
+
+// Dirty returns the ids of the data files written since the last
+// ResetDirty (INDEX DIRTY), ascending.
+func (s *Store) Dirty() []uint32 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]uint32, 0, len(s.dirty))
+	for id := range s.dirty {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ResetDirty forgets which files were written.
+func (s *Store) ResetDirty() {
+	s.mu.Lock()
+	clear(s.dirty)
+	s.mu.Unlock()
+}
+
+// DataSize returns the live payload bytes (0-db's data_size).
+func (s *Store) DataSize() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.livePayload
 }

@@ -1,0 +1,412 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/zerostor/zerostor/internal/resp"
+	"github.com/zerostor/zerostor/internal/zdb/record"
+	"github.com/zerostor/zerostor/internal/zdb/store"
+)
+
+// parseTime parses the admin-only timestamp argument (unix seconds).
+func parseTime(b []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n <= 0 || n > 1<<33 {
+		return 0, false
+	}
+	return n * 1e9, true
+}
+
+// cmdSet: SET <key> <value> [timestamp]. The write joins the connection's
+// batch; the reply comes when the batch is written.
+func cmdSet(c *conn, args [][]byte) {
+	var t int64
+	if len(args) == 4 {
+		if !c.requireAdmin() {
+			return
+		}
+		var ok bool
+		if t, ok = parseTime(args[3]); !ok {
+			c.replyErr(msgInvalidArg)
+			return
+		}
+	} else if len(args) != 3 {
+		c.replyErr(msgUnexpectedArgs)
+		return
+	}
+	if len(args[1]) > record.MaxKeySize {
+		c.replyErr(msgKeyTooLarge)
+		return
+	}
+	if !c.canWrite() {
+		return
+	}
+	c.ns.mu.RLock()
+	worm := c.ns.set.Worm
+	c.ns.mu.RUnlock()
+	c.queueWrite(args[1], args[2], false, worm, t)
+}
+
+// cmdDel: DEL <key> [timestamp].
+func cmdDel(c *conn, args [][]byte) {
+	var t int64
+	if len(args) == 3 {
+		if !c.requireAdmin() {
+			return
+		}
+		var ok bool
+		if t, ok = parseTime(args[2]); !ok {
+			c.replyErr(msgInvalidArg)
+			return
+		}
+	} else if !c.exact(args, 2) {
+		return
+	}
+	if len(args[1]) > record.MaxKeySize {
+		c.replyErr(msgInvalidKey)
+		return
+	}
+	if !c.canWrite() {
+		return
+	}
+	c.ns.mu.RLock()
+	worm := c.ns.set.Worm
+	c.ns.mu.RUnlock()
+	c.queueWrite(args[1], nil, true, worm, t)
+}
+
+// keyArg runs the checks shared by single-key reads.
+func (c *conn) keyArg(args [][]byte) ([]byte, bool) {
+	if !c.exact(args, 2) {
+		return nil, false
+	}
+	if len(args[1]) > record.MaxKeySize {
+		c.replyErr(msgInvalidKey)
+		return nil, false
+	}
+	return args[1], c.notFrozen()
+}
+
+func bulkHead(b []byte, n int) []byte {
+	b = append(b, '$')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, '\r', '\n')
+}
+
+// appendValue appends key's value as a bulk reply (nil when absent).
+func (c *conn) appendValue(key []byte) {
+	c.ns.mu.RLock()
+	out, err := c.ns.st.Get(c.out, key, bulkHead)
+	c.ns.mu.RUnlock()
+	switch {
+	case err == nil:
+		c.srv.dataReadBytes.Add(int64(len(out) - len(c.out)))
+		c.out = append(out, '\r', '\n')
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+	default:
+		c.readError(key, err)
+	}
+}
+
+func (c *conn) readError(key []byte, err error) {
+	c.srv.dataReadFailed.Add(1)
+	if errors.Is(err, store.ErrCorrupt) {
+		c.replyErr(msgCorrupt)
+		return
+	}
+	c.srv.log.Error("read failed", "namespace", c.ns.name, "key", hex.EncodeToString(key), "err", err)
+	c.replyErr(msgInternal)
+}
+
+func cmdGet(c *conn, args [][]byte) {
+	if key, ok := c.keyArg(args); ok {
+		c.appendValue(key)
+	}
+}
+
+func cmdMGet(c *conn, args [][]byte) {
+	if len(args) < 2 {
+		c.replyErr(msgInvalidArgs)
+		return
+	}
+	for _, k := range args[1:] {
+		if len(k) > record.MaxKeySize {
+			c.replyErr(msgInvalidKey)
+			return
+		}
+	}
+	if !c.notFrozen() {
+		return
+	}
+	c.out = resp.AppendArrayHeader(c.out, len(args)-1)
+	for _, k := range args[1:] {
+		if len(k) == 0 {
+			c.replyNull()
+		} else {
+			c.appendValue(k)
+		}
+		if len(c.out) >= flushThreshold && c.flush() != nil {
+			return
+		}
+	}
+}
+
+func cmdExists(c *conn, args [][]byte) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	found := c.ns.st.Exists(key)
+	c.ns.mu.RUnlock()
+	if found {
+		c.replyInt(1)
+	} else {
+		c.replyInt(0)
+	}
+}
+
+func cmdCheck(c *conn, args [][]byte) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	good, err := c.ns.st.Check(key)
+	c.ns.mu.RUnlock()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+	case err != nil:
+		c.replyInt(-1)
+	case good:
+		c.replyInt(1)
+	default:
+		c.replyInt(0)
+	}
+}
+
+func cmdLength(c *conn, args [][]byte) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	n, err := c.ns.st.Length(key)
+	c.ns.mu.RUnlock()
+	if err != nil {
+		c.replyNull()
+		return
+	}
+	c.replyInt(int64(n))
+}
+
+func cmdKeyTime(c *conn, args [][]byte) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	info, err := c.ns.st.Stat(key)
+	c.ns.mu.RUnlock()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+	case err != nil:
+		c.readError(key, err)
+	default:
+		c.replyInt(info.Time / 1e9)
+	}
+}
+
+func cmdKeyCur(c *conn, args [][]byte) {
+	if !c.exact(args, 2) || !c.notFrozen() {
+		return
+	}
+	c.ns.mu.RLock()
+	cur, err := c.ns.st.KeyCursor(args[1])
+	c.ns.mu.RUnlock()
+	if err != nil {
+		c.replyErr(msgKeyNotFound)
+		return
+	}
+	c.replyBulk(cur.Encode())
+}
+
+// historyCursor is HISTORY's 8-byte position: file id and offset, LE.
+func historyCursor(file, off uint32) []byte {
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, 8), file)
+	return binary.LittleEndian.AppendUint32(b, off)
+}
+
+// cmdHistory: HISTORY <key> [cursor] walks the versions of a key.
+func cmdHistory(c *conn, args [][]byte) {
+	if len(args) != 2 && len(args) != 3 {
+		c.replyErr(msgInvalidArgs)
+		return
+	}
+	if !c.notFrozen() {
+		return
+	}
+	key := args[1]
+	c.ns.mu.RLock()
+	defer c.ns.mu.RUnlock()
+	var file, off uint32
+	if len(args) == 2 {
+		info, err := c.ns.st.Stat(key)
+		if err != nil {
+			c.replyErr(msgKeyNotFound)
+			return
+		}
+		file, off = info.File, info.Offset
+	} else {
+		if len(args[2]) != 8 {
+			c.replyErr(msgInvalidArgs)
+			return
+		}
+		file, off = binary.LittleEndian.Uint32(args[2]), binary.LittleEndian.Uint32(args[2][4:])
+		if file == 0 && off == 0 {
+			c.replyErr("No more history")
+			return
+		}
+	}
+	raw, err := c.ns.st.History(key, file, off)
+	switch {
+	case errors.Is(err, store.ErrBadKey):
+		c.replyErr("Invalid arguments (invalid key)")
+		return
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, io.EOF):
+		c.replyErr("No more history")
+		return
+	case err != nil:
+		c.replyErr("Invalid arguments (index query)")
+		return
+	}
+	c.out = resp.AppendArrayHeader(c.out, 3)
+	if raw.Header.PrevFile == record.NoPrev {
+		c.replyNull()
+	} else {
+		c.replyBulk(historyCursor(raw.Header.PrevFile, raw.Header.PrevOff))
+	}
+	c.replyStr(strconv.FormatInt(raw.Header.Time/1e9, 10))
+	if raw.Header.Type == record.TypeDelete {
+		c.replyNull()
+	} else {
+		c.replyBulk(raw.Value)
+	}
+}
+
+// cmdData: DATA RAW <fileid> <offset> reads one record by position (used
+// by replication tools with NSINFO's data_current_id/offset).
+func cmdData(c *conn, args [][]byte) {
+	if !c.requireAdmin() {
+		return
+	}
+	if len(args) != 4 || !isWord(args[1], "RAW") {
+		c.replyErr(msgInvalidArgs)
+		return
+	}
+	file, err1 := strconv.ParseUint(string(args[2]), 10, 32)
+	off, err2 := strconv.ParseInt(string(args[3]), 10, 64)
+	if err1 != nil || err2 != nil || off < 0 {
+		c.replyErr("Invalid offset")
+		return
+	}
+	c.ns.mu.RLock()
+	raw, err := c.ns.st.ReadRaw(uint32(file), off)
+	c.ns.mu.RUnlock()
+	switch {
+	case errors.Is(err, io.EOF):
+		c.replyErr("EOF")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		c.replyErr("Invalid file id")
+		return
+	case err != nil:
+		c.replyErr(msgCorrupt)
+		return
+	}
+	h := raw.Header
+	c.out = resp.AppendArrayHeader(c.out, 6)
+	c.replyBulk(raw.Key)
+	prev := int64(h.PrevOff)
+	if h.PrevFile == record.NoPrev {
+		prev = 0
+	}
+	c.replyInt(prev)
+	c.replyInt(int64(h.ValCRC))
+	var flags int64
+	if h.Type == record.TypeDelete {
+		flags = 1
+	}
+	c.replyInt(flags)
+	c.replyInt(h.Time / 1e9)
+	if h.Type == record.TypeDelete {
+		c.replyNull()
+	} else {
+		c.replyBulk(raw.Value)
+	}
+}
+
+// cmdHash: HASH <key> returns the hex BLAKE3-256 of the value, verified
+// against its checksum, so a remote checker need not download it.
+func cmdHash(c *conn, args [][]byte) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	sum, err := c.ns.st.Hash(key)
+	c.ns.mu.RUnlock()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+	case err != nil:
+		c.readError(key, err)
+	default:
+		c.replyStr(hex.EncodeToString(sum[:]))
+	}
+}
+
+// cmdScrub: SCRUB verifies every record of the current namespace now and
+// replies [records, bytes, bad records].
+func cmdScrub(c *conn, _ [][]byte) {
+	if !c.requireAdmin() {
+		return
+	}
+	c.ns.mu.RLock()
+	rep, err := c.ns.st.Scrub(context.Background(), 0)
+	c.ns.mu.RUnlock()
+	if err != nil {
+		c.srv.log.Error("scrub failed", "namespace", c.ns.name, "err", err)
+		c.replyErr(msgInternal)
+		return
+	}
+	c.out = resp.AppendArrayHeader(c.out, 3)
+	c.replyInt(rep.Records)
+	c.replyInt(rep.Bytes)
+	c.replyInt(int64(len(rep.Bad)))
+}
+
+// cmdCompact: COMPACT reclaims the space of every sealed file with dead
+// records now and replies the bytes reclaimed.
+func cmdCompact(c *conn, _ [][]byte) {
+	if !c.requireAdmin() {
+		return
+	}
+	c.ns.mu.RLock()
+	n, err := c.ns.st.Compact(0)
+	c.ns.mu.RUnlock()
+	if err != nil {
+		c.srv.log.Error("compaction failed", "namespace", c.ns.name, "err", err)
+		c.replyErr(msgInternal)
+		return
+	}
+	c.replyInt(n)
+}

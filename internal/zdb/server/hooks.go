@@ -103,4 +103,3 @@ func (h *hooks) recent() []hookRun {
 
 // wait waits for background hooks (at shutdown).
 func (h *hooks) wait() { h.wg.Wait() }
-

@@ -85,7 +85,6 @@ func (m *metrics) handler() http.Handler {
 // nsCollector reads every namespace's figures at scrape time.
 type nsCollector struct{ s *Server }
 
-
 func nsDesc(name, help string) *prometheus.Desc {
 	return prometheus.NewDesc("zdb_namespace_"+name, help, []string{"namespace"}, nil)
 }

@@ -31,11 +31,10 @@ type conn struct {
 
 	// Consecutive SETs are gathered and written with one write(2): their
 	// keys and values are copied to arena (the reader reuses its buffer).
-	batch    []pendingSet
-	arena    []byte
-	ops      []store.Op
-	res      []store.Result
-	lastRead time.Time
+	batch []pendingSet
+	arena []byte
+	ops   []store.Op
+	res   []store.Result
 }
 
 type pendingSet struct {

@@ -1,17 +1,20 @@
 package server
 
-import "errors"
-
 // Replies whose exact text 0-db clients match on (docs/0db-protocol.md).
 // They are sent as "-<text>", without Redis's "ERR " prefix, as 0-db does.
 var (
-	errNSTooLong    = errors.New("Namespace too long")
-	errNSNotAllowed = errors.New("This name is not allowed")
-	errNSExists     = errors.New("This namespace is not available")
-	errNSNotFound   = errors.New("Namespace not found")
-	errNSCreate     = errors.New("Could not create namespace")
-	errNSDelete     = errors.New("Could not delete this namespace")
+	errNSTooLong    error = wireError("Namespace too long")
+	errNSNotAllowed error = wireError("This name is not allowed")
+	errNSExists     error = wireError("This namespace is not available")
+	errNSNotFound   error = wireError("Namespace not found")
+	errNSCreate     error = wireError("Could not create namespace")
+	errNSDelete     error = wireError("Could not delete this namespace")
 )
+
+// wireError is an error whose text is sent to clients as it is.
+type wireError string
+
+func (e wireError) Error() string { return string(e) }
 
 const (
 	msgUnexpectedArgs = "Unexpected arguments"

@@ -9,11 +9,6 @@ import (
 	"github.com/zerostor/zerostor/internal/zdb/record"
 )
 
-// maxSeqGap bounds how far past the highest id seen a replayed seq id may
-// jump; a larger jump can only come from a damaged file and would make the
-// dense index allocate absurdly.
-const maxSeqGap = 1 << 24
-
 // recover loads the index from the data files (through their hints when
 // valid) and opens the last file for appending.
 func (s *Store) recover() error {
@@ -144,7 +139,9 @@ func (s *Store) scanData(f *dataFile, last bool) error {
 func (s *Store) replay(file uint32, off int64, h record.Header, key []byte) {
 	if s.opts.Mode == ModeSeq {
 		id, ok := index.ParseSeqKey(key)
-		if !ok || id > s.seqNext+maxSeqGap {
+		// Ids may arrive in any order (compaction moves records to the end
+		// of the log); the dense index maps only the chunks it touches.
+		if !ok || id > index.MaxSeqID {
 			s.opts.Logger.Error("ignoring record with an impossible sequential key", "file", file, "offset", off)
 			return
 		}

@@ -160,6 +160,9 @@ func (s *Store) encodeLocked(op *Op, now int64) Result {
 	seq := s.opts.Mode == ModeSeq
 	switch {
 	case seq && len(key) == 0 && !op.Delete:
+		if s.seqNext > index.MaxSeqID {
+			return Result{Err: ErrNoSpace}
+		}
 		r.ID = s.seqNext
 		key = index.SeqKey(r.ID)
 	case len(key) == 0 || len(key) > record.MaxKeySize:

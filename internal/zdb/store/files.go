@@ -67,6 +67,8 @@ type dataFile struct {
 	// last is the length of the file's last record (for reverse scans);
 	// guarded by Store.mu.
 	last uint32
+	// mm maps the file for reads (see mmap.go); nil means pread.
+	mm []byte
 }
 
 func openDataFile(dir string, id uint32, create bool) (*dataFile, error) {
@@ -93,6 +95,7 @@ func (d *dataFile) acquire() { d.refs.Add(1) }
 
 func (d *dataFile) release() {
 	if d.refs.Add(-1) == 0 {
+		d.unmap()
 		d.f.Close()
 	}
 }

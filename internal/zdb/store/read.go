@@ -47,7 +47,7 @@ func (s *Store) lookup(key []byte) (index.Loc, *dataFile, error) {
 // and verifies it. It returns the header, key and value aliasing the buffer.
 func (s *Store) readRecordInto(buf []byte, f *dataFile, off int64, n int) ([]byte, record.Header, []byte, []byte, error) {
 	buf = slices.Grow(buf[:0], n)[:n]
-	if _, err := f.f.ReadAt(buf, off); err != nil {
+	if err := f.readAt(buf, off); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: record at %d runs past the end of file %d", ErrCorrupt, off, f.id)
 		}
@@ -120,7 +120,7 @@ func (s *Store) Stat(key []byte) (Info, error) {
 	}
 	defer f.release()
 	buf := make([]byte, record.HeaderSize+len(key))
-	if _, err := f.f.ReadAt(buf, int64(loc.Offset)); err != nil {
+	if err := f.readAt(buf, int64(loc.Offset)); err != nil {
 		s.stats.readErrors.Add(1)
 		return Info{}, fmt.Errorf("store: read file %d at %d: %w", f.id, loc.Offset, err)
 	}
@@ -190,7 +190,7 @@ func (s *Store) ReadRaw(file uint32, off int64) (Raw, error) {
 		return Raw{}, io.EOF
 	}
 	hdr := make([]byte, min(int64(record.HeaderSize+record.MaxKeySize), size-off))
-	if _, err := f.f.ReadAt(hdr, off); err != nil {
+	if err := f.readAt(hdr, off); err != nil {
 		return Raw{}, fmt.Errorf("store: read file %d at %d: %w", file, off, err)
 	}
 	h, _, err := record.DecodeHeader(hdr)

@@ -52,6 +52,13 @@ func (s *Store) recover() error {
 		}
 	}
 	s.active = s.files[ids0(ids)]
+	for _, f := range s.files {
+		if f == s.active {
+			f.mapFile(s.opts.DataSize + maxRecord)
+		} else {
+			f.mapFile(f.size.Load())
+		}
+	}
 	s.dirty[s.active.id] = struct{}{}
 	s.sync.durable = pos{s.active.id, s.active.size.Load()}
 	s.removeStrayHints()

@@ -167,7 +167,7 @@ func (s *Store) readHeader(file uint32, off int64) (Raw, error) {
 		return Raw{}, io.EOF
 	}
 	buf := make([]byte, min(int64(record.HeaderSize+record.MaxKeySize), size-off))
-	if _, err := f.f.ReadAt(buf, off); err != nil {
+	if err := f.readAt(buf, off); err != nil {
 		return Raw{}, err
 	}
 	h, key, err := record.DecodeHeader(buf)

@@ -155,3 +155,24 @@ func TestSeqAndScan(t *testing.T) {
 		t.Fatalf("end: %v", err)
 	}
 }
+
+// A data file cut behind the daemon's back must give read errors, not a
+// crash (the mapped read faults with SIGBUS).
+func TestFileTruncatedUnderneath(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, ModeUser)
+	defer s.Close()
+	big := string(bytes.Repeat([]byte("y"), 100<<10))
+	for i := 0; i < 30; i++ {
+		set(t, s, fmt.Sprintf("k%d", i), big)
+	}
+	if err := os.Truncate(dataName(dir, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, s, "k0"); err == nil {
+		t.Fatal("read of a truncated file succeeded")
+	}
+	if v, err := get(t, s, "k29"); err != nil || v != big {
+		t.Fatalf("k29 in a later file: %v", err)
+	}
+}

@@ -266,7 +266,7 @@ func (s *Store) sameValueLocked(l index.Loc, key, v []byte) bool {
 		return false
 	}
 	buf := make([]byte, len(v))
-	if _, err := f.f.ReadAt(buf, int64(l.Offset)+int64(record.HeaderSize+len(key))); err != nil {
+	if err := f.readAt(buf, int64(l.Offset)+int64(record.HeaderSize+len(key))); err != nil {
 		return false
 	}
 	return bytes.Equal(buf, v)
@@ -353,6 +353,7 @@ func (s *Store) rotateLocked() (func(), error) {
 			s.opts.Logger.Warn("sync data directory", "dir", s.opts.DataDir, "err", err)
 		}
 	}
+	nf.mapFile(s.opts.DataSize + maxRecord)
 	s.files[nf.id] = nf
 	s.active = nf
 	s.lastLen = 0

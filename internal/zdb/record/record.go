@@ -88,9 +88,16 @@ func Size(keyLen, valLen int) int { return HeaderSize + keyLen + valLen }
 // and val; h.ValCRC must already hold Checksum(val) (callers compute it once
 // outside their locks).
 func Append(dst []byte, h Header, key, val []byte) []byte {
+	return append(AppendHeader(dst, h, key, len(val)), val...)
+}
+
+// AppendHeader encodes the header and key of a record whose value, of
+// length valLen, the caller writes right after them (with writev, so a
+// large value is never copied). h.ValCRC must hold the value's checksum.
+func AppendHeader(dst []byte, h Header, key []byte, valLen int) []byte {
 	start := len(dst)
 	dst = append(dst, magic[0], magic[1], byte(h.Type), byte(len(key)))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(val)))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(valLen))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.Time))
 	dst = binary.LittleEndian.AppendUint32(dst, h.PrevFile)
 	dst = binary.LittleEndian.AppendUint32(dst, h.PrevOff)
@@ -99,8 +106,7 @@ func Append(dst []byte, h Header, key, val []byte) []byte {
 	c := crc32.Update(0, castagnoli, dst[start:start+32])
 	c = crc32.Update(c, castagnoli, key)
 	dst = binary.LittleEndian.AppendUint32(dst, c)
-	dst = append(dst, key...)
-	return append(dst, val...)
+	return append(dst, key...)
 }
 
 // DecodeHeader decodes and verifies the header and key at the start of b.

@@ -102,7 +102,16 @@ func (c *conn) dispatch(args [][]byte) {
 	}
 	c.srv.cmdsExecuted.Add(1)
 	if cmd.batchable {
+		queued := len(c.batch)
 		cmd.fn(c, args)
+		if len(c.batch) == queued && c.ns.waiters.Load() > 0 {
+			// Refused before it was queued: WAIT fires on failures too.
+			name := cmd.name
+			if name == "SETX" {
+				name = "SET"
+			}
+			c.srv.waits.notify(c, c.ns, name)
+		}
 		return
 	}
 	c.commitBatch()

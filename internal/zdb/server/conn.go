@@ -1,10 +1,12 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/zerostor/zerostor/internal/resp"
@@ -38,6 +40,7 @@ type conn struct {
 }
 
 type pendingSet struct {
+	key, val                       []byte // set for a lone write, else in arena
 	keyOff, keyLen, valOff, valLen int
 	worm                           bool
 	time                           int64
@@ -52,6 +55,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.r = resp.NewReader(countingReader{nc, &s.netRx}, resp.Limits{
 		MaxArgs: 1024,
 		MaxBulk: record.MaxValueSize,
+		// 0-db has no inline commands: the reader rejects any inline
+		// line longer than one byte, and readFailed words it as 0-db.
+		MaxInline: 1,
 	})
 	c.r.BeforeFill = c.beforeFill
 	return c
@@ -128,8 +134,15 @@ func (c *conn) readFailed(err error) {
 	case errors.As(err, &pe):
 		c.commitBatch()
 		msg := pe.Error()
-		if pe.Msg == "bulk too large" {
+		switch {
+		case pe.Msg == "bulk too large":
 			msg = msgPayloadTooBig
+		case pe.Msg == "inline command too long":
+			msg = "Malformed request, array expected"
+		case pe.Msg == "too many arguments":
+			msg = "Too many arguments"
+		case strings.HasPrefix(pe.Msg, "expected '$'"):
+			msg = "Malformed query string"
 		}
 		c.out = resp.AppendError(c.out, msg)
 		c.flush()
@@ -173,6 +186,15 @@ func (c *conn) replyStr(s string)   { c.out = resp.AppendBulkString(c.out, s) }
 // commitBatch, which always runs before any later command.
 func (c *conn) queueWrite(key, val []byte, del, worm bool, t int64) {
 	p := pendingSet{keyOff: len(c.arena), keyLen: len(key), worm: worm, time: t, del: del, ns: c.ns, start: time.Now()}
+	if len(c.batch) == 0 && c.r.Buffered() == 0 {
+		// A lone write (nothing pipelined behind it): apply it straight
+		// from the reader's buffer, which stays valid until the next read,
+		// instead of copying a value of up to 8 MiB.
+		p.key, p.val, p.valLen = key, val, len(val)
+		c.batch = append(c.batch, p)
+		c.commitBatch()
+		return
+	}
 	c.arena = append(c.arena, key...)
 	p.valOff = len(c.arena)
 	p.valLen = len(val)
@@ -191,9 +213,13 @@ func (c *conn) commitBatch() {
 	ns := c.batch[0].ns
 	c.ops = c.ops[:0]
 	for _, p := range c.batch {
+		key, val := p.key, p.val
+		if key == nil {
+			key, val = c.arena[p.keyOff:p.keyOff+p.keyLen], c.arena[p.valOff:p.valOff+p.valLen]
+		}
 		c.ops = append(c.ops, store.Op{
-			Key:    c.arena[p.keyOff : p.keyOff+p.keyLen],
-			Value:  c.arena[p.valOff : p.valOff+p.valLen],
+			Key:    key,
+			Value:  val,
 			Delete: p.del,
 			Worm:   p.worm,
 			Time:   p.time,
@@ -212,11 +238,15 @@ func (c *conn) commitBatch() {
 	}
 	seq := ns.st.Mode() == store.ModeSeq
 	var written int64
+	var sets, dels bool
 	for i, r := range res {
 		p := c.batch[i]
 		name := "SET"
 		if p.del {
 			name = "DEL"
+			dels = true
+		} else {
+			sets = true
 		}
 		switch {
 		case r.Err != nil:
@@ -228,7 +258,9 @@ func (c *conn) commitBatch() {
 		case r.Unchanged:
 			c.replyNull()
 		case seq:
-			c.replyBulk(store.SeqKey(r.ID))
+			var id [8]byte
+			binary.LittleEndian.PutUint64(id[:], r.ID)
+			c.replyBulk(id[:])
 		default:
 			c.replyBulk(c.ops[i].Key)
 		}
@@ -238,13 +270,19 @@ func (c *conn) commitBatch() {
 		c.srv.metrics.observe(name, p.start)
 	}
 	c.srv.dataWriteBytes.Add(written)
+	clear(c.batch) // drop references to the reader's buffer
 	c.batch, c.arena = c.batch[:0], c.arena[:0]
 	if cap(c.arena) > 4*flushThreshold {
 		c.arena = nil
 	}
 	clear(c.ops) // drop references to the arena
 	if ns.waiters.Load() > 0 {
-		c.srv.waits.notify(c, ns, "SET")
+		if sets {
+			c.srv.waits.notify(c, ns, "SET")
+		}
+		if dels {
+			c.srv.waits.notify(c, ns, "DEL")
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ type Config struct {
 	DataSize int64 // data file rotation size, default 256 MiB
 
 	Listen  string // TCP address, default "127.0.0.1" (loopback: see docs)
-	Port    int    // default 9900
+	Port    int    // 0 picks a free port (see Addrs); the CLI defaults to 9900
 	Socket  string // unix socket path; replaces TCP unless DualNet
 	DualNet bool
 
@@ -70,9 +70,6 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1"
-	}
-	if c.Port == 0 {
-		c.Port = 9900
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 15 * time.Minute
@@ -195,6 +192,12 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
 		lns = append(lns, ln)
+		if s.cfg.Port == 0 && s.cfg.Socket == "" {
+			// The hooks' instance id names the port actually bound.
+			s.cfg.Port = ln.Addr().(*net.TCPAddr).Port
+			s.hookID = s.instanceName()
+			s.hooks.id = s.hookID
+		}
 	}
 	if s.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)

@@ -209,7 +209,7 @@ func (s *Store) copyRecords(from uint32, recs []pendingCopy, touched map[uint32]
 		return 0, err
 	}
 	var events []func()
-	s.wbuf, s.undo = s.wbuf[:0], s.undo[:0]
+	s.resetPendingLocked()
 	var moved int64
 	var err error
 	for _, r := range recs {
@@ -222,7 +222,7 @@ func (s *Store) copyRecords(from uint32, recs []pendingCopy, touched map[uint32]
 			continue
 		}
 		n := r.h.Len()
-		if size := s.active.size.Load() + int64(len(s.wbuf)); size > 0 && size+int64(n) > s.opts.DataSize {
+		if size := s.active.size.Load() + s.pendLen; size > 0 && size+int64(n) > s.opts.DataSize {
 			if err = s.flushLocked(); err != nil {
 				break
 			}
@@ -233,11 +233,9 @@ func (s *Store) copyRecords(from uint32, recs []pendingCopy, touched map[uint32]
 			events = append(events, ev)
 		}
 		touched[s.active.id] = true
-		off := s.active.size.Load() + int64(len(s.wbuf))
 		h := r.h
 		h.BackLen = s.lastLen
-		s.wbuf = record.Append(s.wbuf, h, r.key, r.val)
-		s.lastLen = uint32(n)
+		off := s.appendRecordLocked(h, r.key, r.val)
 		if h.Type == record.TypeSet {
 			nw := index.Loc{File: s.active.id, Offset: uint32(off), Size: h.ValLen, CRC: h.ValCRC}
 			s.idx.cas(r.key, old, nw)

@@ -56,8 +56,11 @@ type Store struct {
 	dirty       map[uint32]struct{} // files written since the last ResetDirty
 	writeErr    error               // sticky: a failed write could not be cut back
 	wbuf        []byte              // encoding buffer for Apply, reused under mu
+	segs        []wseg              // records in wbuf (see wbuf.go)
+	pendLen     int64               // bytes of the pending write
 	undo        []undoOp            // reused under mu
 	segSeq      uint64              // seqNext when the unwritten segment began
+	seqKeys     []byte              // keys of ids handed out by the current Apply
 
 	hints chan uint32 // sealed files waiting for their hint
 	sync  syncer

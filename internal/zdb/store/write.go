@@ -86,7 +86,11 @@ func (s *Store) Apply(ops []Op, res []Result) error {
 		return err
 	}
 	var events []func()
-	s.wbuf, s.undo = s.wbuf[:0], s.undo[:0]
+	s.resetPendingLocked()
+	if s.opts.Mode == ModeSeq && cap(s.seqKeys) < 8*len(ops) {
+		s.seqKeys = make([]byte, 0, 8*len(ops))
+	}
+	s.seqKeys = s.seqKeys[:0]
 	segFirst := 0 // first op of the segment not yet written
 	var failed error
 	fail := func(from, to int, err error) {
@@ -110,7 +114,7 @@ func (s *Store) Apply(ops []Op, res []Result) error {
 		}
 		// Seal the active file when this record would pass DataSize;
 		// a record larger than a whole file still goes into an empty one.
-		if size := s.active.size.Load() + int64(len(s.wbuf)); size > 0 && size+int64(recLen) > s.opts.DataSize {
+		if size := s.active.size.Load() + s.pendLen; size > 0 && size+int64(recLen) > s.opts.DataSize {
 			if err := s.flushLocked(); err != nil {
 				fail(segFirst, i+1, err)
 				continue
@@ -164,7 +168,11 @@ func (s *Store) encodeLocked(op *Op, now int64) Result {
 			return Result{Err: ErrNoSpace}
 		}
 		r.ID = s.seqNext
-		key = index.SeqKey(r.ID)
+		// Keys of new ids live in seqKeys, sized for the batch up front so
+		// that earlier keys (kept by the undo log) never move.
+		n := len(s.seqKeys)
+		s.seqKeys = index.AppendSeqKey(s.seqKeys, r.ID)
+		key = s.seqKeys[n : n+8 : n+8]
 	case len(key) == 0 || len(key) > record.MaxKeySize:
 		return Result{Err: ErrBadKey}
 	case len(op.Value) > record.MaxValueSize:
@@ -209,18 +217,16 @@ func (s *Store) encodeLocked(op *Op, now int64) Result {
 	if exists {
 		h.PrevFile, h.PrevOff = cur.File, cur.Offset
 	}
-	if len(s.wbuf) == 0 {
+	if s.pendLen == 0 {
 		s.segSeq = s.seqNext
 	}
-	off := s.active.size.Load() + int64(len(s.wbuf))
 	h.BackLen = s.lastLen
-	start := len(s.wbuf)
+	var off int64
 	if op.Delete {
-		s.wbuf = record.Append(s.wbuf, h, key, nil)
+		off = s.appendRecordLocked(h, key, nil)
 	} else {
-		s.wbuf = record.Append(s.wbuf, h, key, op.Value)
+		off = s.appendRecordLocked(h, key, op.Value)
 	}
-	s.lastLen = uint32(len(s.wbuf) - start)
 	if seq && len(op.Key) == 0 {
 		s.seqNext++
 	}
@@ -255,11 +261,9 @@ func (s *Store) dropLiveLocked(l index.Loc, keyLen int) {
 // sameValueLocked compares a stored value with v; the caller has already
 // matched length and CRC, so this runs only for true rewrites.
 func (s *Store) sameValueLocked(l index.Loc, key, v []byte) bool {
-	base := s.active.size.Load()
-	if l.File == s.active.id && int64(l.Offset) >= base {
-		// Written earlier in this same batch, still in wbuf.
-		start := int(int64(l.Offset)-base) + record.HeaderSize + len(key)
-		return bytes.Equal(s.wbuf[start:start+len(v)], v)
+	if l.File == s.active.id && int64(l.Offset) >= s.active.size.Load() {
+		// Written earlier in this same batch, not yet in the file.
+		return bytes.Equal(s.pendingValue(int64(l.Offset), len(key), len(v)), v)
 	}
 	f := s.files[l.File]
 	if f == nil {
@@ -276,16 +280,14 @@ func (s *Store) sameValueLocked(l index.Loc, key, v []byte) bool {
 // back and the index changes of the segment are undone, so nothing of a
 // failed write is ever visible.
 func (s *Store) flushLocked() error {
-	if len(s.wbuf) == 0 {
-		s.undo = s.undo[:0]
+	if s.pendLen == 0 {
+		s.resetPendingLocked()
 		return nil
 	}
 	f := s.active
 	base := f.size.Load()
-	n, err := f.f.WriteAt(s.wbuf, base)
-	if err == nil && n != len(s.wbuf) {
-		err = fmt.Errorf("short write %d of %d", n, len(s.wbuf))
-	}
+	n := s.pendLen
+	err := writePending(f.f, base, s.wbuf, s.segs)
 	if err != nil {
 		err = fmt.Errorf("store: write %s at %d: %w", dataName(s.opts.DataDir, f.id), base, err)
 		for i := len(s.undo) - 1; i >= 0; i-- {
@@ -310,14 +312,14 @@ func (s *Store) flushLocked() error {
 		}
 		s.lastLen = s.lastLenAt(base)
 		s.seqNext = s.segSeq
-		s.wbuf, s.undo = s.wbuf[:0], s.undo[:0]
+		s.resetPendingLocked()
 		return err
 	}
-	f.size.Store(base + int64(n))
+	f.size.Store(base + n)
 	f.last = s.lastLen
-	s.total += int64(n)
+	s.total += n
 	s.dirty[f.id] = struct{}{}
-	s.wbuf, s.undo = s.wbuf[:0], s.undo[:0]
+	s.resetPendingLocked()
 	return nil
 }
 

@@ -43,8 +43,8 @@
 // # Sequential mode
 //
 // Seq stores the Loc of id i at index i of a directory of off-heap chunks of
-// 65536 entries x 16 bytes (1 MiB), mapped on first use, so each id costs
-// exactly 16 bytes (untouched pages of the last chunk take no RAM). Deleted
+// 65536 entries x 12 bytes (768 KiB), mapped on first use, so each id costs
+// exactly 12 bytes (untouched pages of the last chunk take no RAM). Deleted
 // and unassigned ids are all-zero entries; live ones have bit 31 of the
 // stored Size set. A chunk whose ids were all assigned and then deleted is
 // unmapped.

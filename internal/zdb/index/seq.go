@@ -12,14 +12,15 @@ const (
 	seqChunkShift = 16
 	seqChunkLen   = 1 << seqChunkShift // entries per chunk
 	seqChunkMask  = seqChunkLen - 1
-	seqChunkBytes = seqChunkLen * locSize // 1 MiB
+	seqEntSize    = 12
+	seqChunkBytes = seqChunkLen * seqEntSize // 768 KiB
 
-	// Touched memory is tracked in units of 4 KiB (256 entries), the page
-	// size of linux/amd64.
-	seqUnitShift = 8
+	// Touched memory is tracked in units of 1024 entries: 12 KiB, three
+	// whole 4 KiB pages of linux/amd64.
+	seqUnitShift = 10
 	seqUnitLen   = 1 << seqUnitShift
 	seqUnits     = seqChunkLen / seqUnitLen
-	seqUnitBytes = seqUnitLen * locSize
+	seqUnitBytes = seqUnitLen * seqEntSize
 
 	// seqLive is the bit of the stored Size that marks an entry live. A
 	// zeroed entry (fresh memory, gap ids, deleted ids) is therefore not
@@ -33,9 +34,18 @@ const (
 
 var errClosed = errors.New("index: Seq is closed")
 
+// seqEnt is a stored entry: a Loc without its CRC. Sequential namespaces
+// keep 12 bytes per id; the CRC is in the record itself, and Seq returns
+// Locs with CRC 0 ("not kept"), which the store knows.
+type seqEnt struct {
+	File, Offset, Size uint32
+}
+
+func (e seqEnt) loc() Loc { return Loc{File: e.File, Offset: e.Offset, Size: e.Size &^ seqLive} }
+
 // seqChunk is one off-heap block of seqChunkLen entries.
 type seqChunk struct {
-	ents    *[seqChunkLen]Loc     // nil: not mapped; every id in it is deleted or unassigned
+	ents    *[seqChunkLen]seqEnt  // nil: not mapped; every id in it is deleted or unassigned
 	live    uint32                // live entries
 	touched [seqUnits / 64]uint64 // units of ents ever written; the others are zero and take no RAM
 }
@@ -43,7 +53,8 @@ type seqChunk struct {
 func (ch *seqChunk) isTouched(unit uint32) bool { return ch.touched[unit/64]&(1<<(unit%64)) != 0 }
 
 // Seq is a dense index for sequential namespaces, whose keys are the ids
-// 0, 1, 2, ... Each id takes 16 bytes in off-heap chunks of 65536 entries.
+// 0, 1, 2, ... Each id takes 12 bytes in off-heap chunks of 65536 entries.
+// It does not keep Loc.CRC: Get returns it as 0.
 //
 // Deleted and unassigned ids are all-zero entries: a live entry has bit 31
 // of its stored Size set (seqLive), which Get clears.
@@ -65,7 +76,7 @@ func NewSeq() *Seq { return &Seq{} }
 func (s *Seq) Next() uint64 { return s.next }
 
 // entry returns the stored entry of id, or nil if its chunk is not mapped.
-func (s *Seq) entry(id uint64) *Loc {
+func (s *Seq) entry(id uint64) *seqEnt {
 	c := id >> seqChunkShift
 	if c >= uint64(len(s.chunks)) {
 		return nil
@@ -83,9 +94,7 @@ func (s *Seq) Get(id uint64) (Loc, bool) {
 	if e == nil || e.Size&seqLive == 0 {
 		return Loc{}, false
 	}
-	l := *e
-	l.Size &^= seqLive
-	return l, true
+	return e.loc(), true
 }
 
 // Set maps id to loc. An id below Next is updated (or revived if deleted);
@@ -108,7 +117,7 @@ func (s *Seq) Set(id uint64, loc Loc) error {
 	}
 	ch := &s.chunks[c]
 	if ch.ents == nil {
-		ch.ents = (*[seqChunkLen]Loc)(unsafe.Pointer(unsafe.SliceData(allocBytes(seqChunkBytes))))
+		ch.ents = (*[seqChunkLen]seqEnt)(unsafe.Pointer(unsafe.SliceData(allocBytes(seqChunkBytes))))
 	}
 	j := uint32(id & seqChunkMask)
 	e := &ch.ents[j]
@@ -116,8 +125,7 @@ func (s *Seq) Set(id uint64, loc Loc) error {
 		ch.live++
 		s.live++
 	}
-	loc.Size |= seqLive
-	*e = loc
+	*e = seqEnt{File: loc.File, Offset: loc.Offset, Size: loc.Size | seqLive}
 	u := j >> seqUnitShift
 	ch.touched[u/64] |= 1 << (u % 64)
 	if id >= s.next {
@@ -141,9 +149,8 @@ func (s *Seq) Delete(id uint64) (old Loc, existed bool) {
 	if e == nil || e.Size&seqLive == 0 {
 		return Loc{}, false
 	}
-	old = *e
-	old.Size &^= seqLive
-	*e = Loc{}
+	old = e.loc()
+	*e = seqEnt{}
 	c := id >> seqChunkShift
 	s.chunks[c].live--
 	s.live--
@@ -153,20 +160,18 @@ func (s *Seq) Delete(id uint64) (old Loc, existed bool) {
 	return old, true
 }
 
-// CompareAndSwap sets id to nw only if it is live and maps to old. It fails
-// if nw.Size >= 1<<31.
+// CompareAndSwap sets id to nw only if it is live and maps to old (CRCs
+// are not compared: Seq does not keep them). It fails if nw.Size >= 1<<31.
 func (s *Seq) CompareAndSwap(id uint64, old, nw Loc) bool {
 	e := s.entry(id)
 	if e == nil || e.Size&seqLive == 0 || nw.Size&seqLive != 0 {
 		return false
 	}
-	cur := *e
-	cur.Size &^= seqLive
-	if cur != old {
+	old.CRC = 0
+	if e.loc() != old {
 		return false
 	}
-	nw.Size |= seqLive
-	*e = nw
+	*e = seqEnt{File: nw.File, Offset: nw.Offset, Size: nw.Size | seqLive}
 	return true
 }
 
@@ -187,12 +192,11 @@ func (s *Seq) Range(fn func(id uint64, loc Loc) bool) {
 				if ents == nil {
 					break
 				}
-				l := ents[j]
-				if l.Size&seqLive == 0 {
+				e := ents[j]
+				if e.Size&seqLive == 0 {
 					continue
 				}
-				l.Size &^= seqLive
-				if !fn(uint64(c)<<seqChunkShift|uint64(j), l) {
+				if !fn(uint64(c)<<seqChunkShift|uint64(j), e.loc()) {
 					return
 				}
 			}

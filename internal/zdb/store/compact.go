@@ -215,7 +215,7 @@ func (s *Store) copyRecords(from uint32, recs []pendingCopy, touched map[uint32]
 	for _, r := range recs {
 		old := index.Loc{File: from, Offset: uint32(r.off), Size: r.h.ValLen, CRC: r.h.ValCRC}
 		if r.h.Type == record.TypeSet {
-			if cur, ok := s.idx.get(r.key); !ok || cur != old {
+			if cur, ok := s.idx.get(r.key); !ok || !sameRecord(cur, old) {
 				continue
 			}
 		} else if _, ok := s.idx.get(r.key); ok {

@@ -84,7 +84,7 @@ func (s *Store) Get(dst, key []byte, head func(b []byte, n int) []byte) ([]byte,
 	if err != nil {
 		return dst[:start], err
 	}
-	if !bytes.Equal(k, key) || h.ValCRC != loc.CRC || h.Type != record.TypeSet {
+	if !bytes.Equal(k, key) || !crcMatches(loc, h.ValCRC) || h.Type != record.TypeSet {
 		return dst[:start], fmt.Errorf("%w: file %d offset %d holds another record", ErrCorrupt, f.id, loc.Offset)
 	}
 	// The value sits after header and key: slide it down into place.
@@ -129,7 +129,7 @@ func (s *Store) Stat(key []byte) (Info, error) {
 		s.stats.readErrors.Add(1)
 		return Info{}, fmt.Errorf("%w: header of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
 	}
-	return Info{Size: loc.Size, Time: h.Time, CRC: loc.CRC, File: loc.File, Offset: loc.Offset, PrevFile: h.PrevFile, PrevOff: h.PrevOff}, nil
+	return Info{Size: loc.Size, Time: h.Time, CRC: h.ValCRC, File: loc.File, Offset: loc.Offset, PrevFile: h.PrevFile, PrevOff: h.PrevOff}, nil
 }
 
 // Check re-reads key's value and verifies it. It returns false (and no
@@ -150,11 +150,11 @@ func (s *Store) Hash(key []byte) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	defer f.release()
-	_, _, _, val, err := s.readRecordInto(nil, f, int64(loc.Offset), record.Size(len(key), int(loc.Size)))
+	_, h, _, val, err := s.readRecordInto(nil, f, int64(loc.Offset), record.Size(len(key), int(loc.Size)))
 	if err != nil {
 		return [32]byte{}, err
 	}
-	if Checksum(val) != loc.CRC {
+	if !crcMatches(loc, h.ValCRC) {
 		return [32]byte{}, fmt.Errorf("%w: value of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
 	}
 	return blake3.Sum256(val), nil
@@ -205,4 +205,14 @@ func (s *Store) ReadRaw(file uint32, off int64) (Raw, error) {
 		return Raw{}, err
 	}
 	return Raw{Header: h, Key: key, Value: val, Next: off + int64(h.Len())}, nil
+}
+
+// crcMatches checks a record's value CRC against the index's copy; the seq
+// index keeps none (CRC 0) and the record verifies itself anyway.
+func crcMatches(loc index.Loc, crc uint32) bool { return loc.CRC == 0 || loc.CRC == crc }
+
+// sameRecord reports whether two Locs name the same record; a position
+// identifies a record, the CRC may be absent (seq index).
+func sameRecord(a, b index.Loc) bool {
+	return a.File == b.File && a.Offset == b.Offset && a.Size == b.Size
 }

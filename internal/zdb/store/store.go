@@ -58,6 +58,7 @@ type Store struct {
 	wbuf        []byte              // encoding buffer for Apply, reused under mu
 	segs        []wseg              // records in wbuf (see wbuf.go)
 	pendLen     int64               // bytes of the pending write
+	iov         [][]byte            // pwritev scratch
 	undo        []undoOp            // reused under mu
 	segSeq      uint64              // seqNext when the unwritten segment began
 	seqKeys     []byte              // keys of ids handed out by the current Apply

@@ -65,9 +65,9 @@ func (s *Store) resetPendingLocked() {
 }
 
 // writePending writes the pending records at base with as few pwritev
-// calls as possible.
-func writePending(f *os.File, base int64, wbuf []byte, segs []wseg) error {
-	iov := make([][]byte, 0, 2*len(segs)+1)
+// calls as possible. iov is scratch space, returned for reuse.
+func writePending(f *os.File, base int64, wbuf []byte, segs []wseg, iov [][]byte) ([][]byte, error) {
+	iov = iov[:0]
 	prevEnd := 0
 	for _, sg := range segs {
 		if sg.val == nil {
@@ -76,16 +76,25 @@ func writePending(f *os.File, base int64, wbuf []byte, segs []wseg) error {
 		iov = append(iov, wbuf[prevEnd:sg.end], sg.val)
 		prevEnd = sg.end
 	}
+	if len(iov) == 0 {
+		// Everything is in wbuf: one plain write.
+		n, err := f.WriteAt(wbuf, base)
+		if err == nil && n != len(wbuf) {
+			err = fmt.Errorf("short write %d of %d", n, len(wbuf))
+		}
+		return iov, err
+	}
 	if prevEnd < len(wbuf) {
 		iov = append(iov, wbuf[prevEnd:])
 	}
-	if len(iov) == 1 {
-		n, err := f.WriteAt(iov[0], base)
-		if err == nil && n != len(iov[0]) {
-			err = fmt.Errorf("short write %d of %d", n, len(iov[0]))
-		}
-		return err
-	}
+	err := pwritevAll(f, base, iov)
+	clear(iov) // drop references to callers' values
+	return iov, err
+}
+
+// pwritevAll writes every buffer of iov at base, resuming after partial
+// writes.
+func pwritevAll(f *os.File, base int64, iov [][]byte) error {
 	fd := int(f.Fd())
 	for len(iov) > 0 {
 		batch := iov[:min(len(iov), 1024)]

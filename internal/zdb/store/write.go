@@ -197,7 +197,8 @@ func (s *Store) encodeLocked(op *Op, now int64) Result {
 		if exists && op.Worm {
 			return Result{Err: ErrExists}
 		}
-		if exists && cur.Size == uint32(len(op.Value)) && cur.CRC == op.crc && s.sameValueLocked(cur, key, op.Value) {
+		// CRC 0 means the index does not keep it (seq mode): compare bytes.
+		if exists && cur.Size == uint32(len(op.Value)) && (cur.CRC == op.crc || cur.CRC == 0) && s.sameValueLocked(cur, key, op.Value) {
 			r.Unchanged = true
 			return r
 		}
@@ -287,7 +288,8 @@ func (s *Store) flushLocked() error {
 	f := s.active
 	base := f.size.Load()
 	n := s.pendLen
-	err := writePending(f.f, base, s.wbuf, s.segs)
+	var err error
+	s.iov, err = writePending(f.f, base, s.wbuf, s.segs, s.iov)
 	if err != nil {
 		err = fmt.Errorf("store: write %s at %d: %w", dataName(s.opts.DataDir, f.id), base, err)
 		for i := len(s.undo) - 1; i >= 0; i-- {

@@ -65,7 +65,10 @@ const kscanLimit = 100000
 
 // cmdKScan: KSCAN <prefix> lists live keys starting with prefix (user mode).
 func cmdKScan(c *conn, args [][]byte) {
-	if c.ns.st.Mode() != store.ModeUser {
+	c.ns.mu.RLock()
+	mode := c.ns.st.Mode()
+	c.ns.mu.RUnlock()
+	if mode != store.ModeUser {
 		c.replyErr("Index running mode doesn't support this feature")
 		return
 	}

@@ -231,12 +231,12 @@ func (c *conn) commitBatch() {
 	res := c.res[:len(c.ops)]
 	ns.mu.RLock()
 	err := ns.st.Apply(c.ops, res)
+	seq := ns.st.Mode() == store.ModeSeq // st may be replaced once unlocked
 	ns.mu.RUnlock()
 	if err != nil {
 		c.srv.dataWriteFailed.Add(1)
 		c.srv.log.Error("write failed", "namespace", ns.name, "err", err)
 	}
-	seq := ns.st.Mode() == store.ModeSeq
 	var written int64
 	var sets, dels bool
 	for i, r := range res {

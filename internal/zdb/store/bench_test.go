@@ -8,10 +8,17 @@ import (
 // BenchmarkApply16x4K writes pipelined batches of 16 × 4 KiB values, as a
 // connection does under redis-benchmark -P 16.
 func BenchmarkApply16x4K(b *testing.B) {
+	for _, pre := range []bool{true, false} {
+		b.Run(fmt.Sprintf("prealloc=%v", pre), func(b *testing.B) { benchApply(b, pre) })
+	}
+}
+
+func benchApply(b *testing.B, prealloc bool) {
 	s, err := Open(Options{DataDir: b.TempDir(), CompactRatio: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.noPrealloc = !prealloc
 	defer s.Close()
 	val := make([]byte, 4096)
 	ops := make([]Op, 16)

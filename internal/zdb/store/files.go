@@ -69,6 +69,9 @@ type dataFile struct {
 	last uint32
 	// mm maps the file for reads (see mmap.go); nil means pread.
 	mm []byte
+	// prealloc is the end of the space allocated ahead (prealloc.go);
+	// guarded by Store.mu.
+	prealloc int64
 }
 
 func openDataFile(dir string, id uint32, create bool) (*dataFile, error) {

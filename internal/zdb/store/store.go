@@ -59,6 +59,7 @@ type Store struct {
 	segs        []wseg              // records in wbuf (see wbuf.go)
 	pendLen     int64               // bytes of the pending write
 	iov         [][]byte            // pwritev scratch
+	noPrealloc  bool                // the filesystem cannot fallocate
 	undo        []undoOp            // reused under mu
 	segSeq      uint64              // seqNext when the unwritten segment began
 	seqKeys     []byte              // keys of ids handed out by the current Apply

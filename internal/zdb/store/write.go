@@ -288,6 +288,7 @@ func (s *Store) flushLocked() error {
 	f := s.active
 	base := f.size.Load()
 	n := s.pendLen
+	s.preallocLocked(f, base+n)
 	var err error
 	s.iov, err = writePending(f.f, base, s.wbuf, s.segs, s.iov)
 	if err != nil {
@@ -348,6 +349,7 @@ func (s *Store) rotateLocked() (func(), error) {
 		}
 		s.sync.advance(pos{old.id, old.size.Load()})
 	}
+	trimPrealloc(old)
 	nf, err := openDataFile(s.opts.DataDir, old.id+1, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: new data file: %w", err)

@@ -131,6 +131,7 @@ type Reader struct {
 	lim Limits
 
 	buf        []byte // allocated lazily; all of it is usable
+	small      []byte // the default-size buffer, parked while buf is big
 	start, end int    // buf[start:end] holds unconsumed input
 	bufSize    int    // size to which buf shrinks back
 	maxBuf     int    // largest buffer a single command may need
@@ -487,13 +488,23 @@ func (r *Reader) makeRoom(need int) {
 	}
 	size := len(r.buf)
 	if need > size || (size > r.bufSize && need <= r.bufSize) {
-		newSize := r.bufSize
-		if need > newSize {
-			newSize = max(need+growSlack, 2*size)
+		var nb []byte
+		if need > r.bufSize {
+			newSize := max(need+growSlack, 2*size)
 			newSize = max(min(newSize, r.maxBuf), need)
+			nb = getBig(newSize)
+		} else if r.small != nil {
+			nb, r.small = r.small, nil
+		} else {
+			nb = make([]byte, r.bufSize)
 		}
-		nb := make([]byte, newSize)
 		copy(nb, r.buf[r.start:r.end])
+		switch {
+		case len(r.buf) > r.bufSize:
+			putBig(r.buf)
+		case len(r.buf) == r.bufSize:
+			r.small = r.buf // kept for when the big command is done
+		}
 		r.buf, r.start, r.end = nb, 0, n
 		return
 	}

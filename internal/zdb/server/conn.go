@@ -25,11 +25,13 @@ type conn struct {
 	r   *resp.Reader
 	out []byte
 
-	ns       *namespace
-	writable bool
-	admin    bool
-	nonce    string
-	closing  bool // close once replies are flushed
+	ns        *namespace
+	writable  bool
+	admin     bool
+	nonce     string
+	closing   bool          // close once replies are flushed
+	peeked    []byte        // input read by WAIT's disconnect watch, not yet parsed
+	watchDone chan struct{} // closed when that watch has ended
 
 	// Consecutive SETs are gathered and written with one write(2): their
 	// keys and values are copied to arena (the reader reuses its buffer).
@@ -52,7 +54,7 @@ type pendingSet struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, admin: s.cfg.Admin == "", writable: !s.cfg.Protect}
 	c.ns = s.ns.get("default")
-	c.r = resp.NewReader(countingReader{nc, &s.netRx}, resp.Limits{
+	c.r = resp.NewReader(countingReader{c, &s.netRx}, resp.Limits{
 		MaxArgs: 1024,
 		MaxBulk: record.MaxValueSize,
 		// 0-db has no inline commands: the reader rejects any inline
@@ -61,6 +63,16 @@ func newConn(s *Server, nc net.Conn) *conn {
 	})
 	c.r.BeforeFill = c.beforeFill
 	return c
+}
+
+// Read feeds the RESP reader: first what WAIT's watch read, then the socket.
+func (c *conn) Read(p []byte) (int, error) {
+	if len(c.peeked) > 0 {
+		n := copy(p, c.peeked)
+		c.peeked = c.peeked[n:]
+		return n, nil
+	}
+	return c.nc.Read(p)
 }
 
 type countingReader struct {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -85,9 +87,20 @@ func cmdWait(c *conn, args [][]byte) {
 	w.list[x] = struct{}{}
 	c.ns.waiters.Add(1)
 	w.mu.Unlock()
+	gone := c.watchDisconnect()
+	defer c.stopWatch()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
+	case <-gone:
+		// The client left: do not hold its slot until the timeout.
+		w.mu.Lock()
+		if _, still := w.list[x]; still {
+			delete(w.list, x)
+			c.ns.waiters.Add(-1)
+		}
+		w.mu.Unlock()
+		c.closing = true
 	case got, ok := <-x.ch:
 		if !ok {
 			c.closing = true
@@ -111,4 +124,43 @@ func cmdWait(c *conn, args [][]byte) {
 		}
 		c.replyErr("Timeout")
 	}
+}
+
+// watchDisconnect reads from the client while it is blocked in WAIT; the
+// returned channel is closed if the connection ends. A byte that arrives
+// meanwhile (a pipelined command) is kept for the RESP reader, and the
+// watch stops there. stopWatch must be called before reading again.
+func (c *conn) watchDisconnect() <-chan struct{} {
+	gone := make(chan struct{})
+	c.watchDone = nil
+	if c.r.Buffered() > 0 || len(c.peeked) > 0 {
+		return gone // more input is already here: nothing to watch
+	}
+	done := make(chan struct{})
+	c.watchDone = done
+	c.nc.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		var b [1]byte
+		n, err := c.nc.Read(b[:])
+		if n > 0 {
+			c.peeked = append(c.peeked, b[0])
+			return
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			close(gone)
+		}
+	}()
+	return gone
+}
+
+// stopWatch ends the watch started by watchDisconnect and waits for it.
+func (c *conn) stopWatch() {
+	if c.watchDone == nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now()) // wakes the watch's Read
+	<-c.watchDone
+	c.watchDone = nil
 }

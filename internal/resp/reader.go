@@ -71,6 +71,10 @@ func IsProtocolError(err error) bool {
 	return errors.As(err, &pe)
 }
 
+// ErrEmptyCommand is returned for an empty array (*0): a command with no
+// name, which the server answers with an error before reading on.
+var ErrEmptyCommand = errors.New("resp: empty command")
+
 var (
 	errInvalidMultibulk = &ProtocolError{"invalid multibulk length"}
 	errInvalidBulk      = &ProtocolError{"invalid bulk length"}
@@ -184,8 +188,9 @@ func (r *Reader) resetCommand() {
 func (r *Reader) Buffered() int { return r.end - r.start }
 
 // ReadCommand returns the arguments of the next command: a RESP array of
-// bulk strings, or an inline command line split on spaces and tabs. Empty
-// arrays (*0, *-1) and blank lines are skipped. The result always has at
+// bulk strings, or an inline command line split on spaces and tabs. Null
+// arrays (*-1) and blank lines are skipped; an empty array (*0) returns
+// ErrEmptyCommand, after which reading goes on normally. The result always has at
 // least one argument; a zero-length bulk string is an empty, non-nil slice.
 //
 // The returned slices alias the Reader's buffer: they are only valid until
@@ -202,6 +207,9 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 	}
 	for {
 		args, need, err := r.parse()
+		if err == ErrEmptyCommand {
+			return nil, err // not sticky: the next command follows
+		}
 		if err != nil {
 			r.perr = err
 			return nil, err
@@ -320,7 +328,11 @@ func (r *Reader) parseArray(b []byte) ([][]byte, int, error) {
 		if n > int64(r.lim.MaxArgs) {
 			return nil, 0, errTooManyArgs
 		}
-		if n <= 0 { // *0 and *-1: nothing to execute
+		if n == 0 { // *0: an empty command, which 0-db answers
+			r.consume(next)
+			return nil, 0, ErrEmptyCommand
+		}
+		if n < 0 { // *-1: nothing to execute
 			r.consume(next)
 			return nil, 0, nil
 		}

@@ -380,9 +380,13 @@ func cmdScrub(c *conn, _ [][]byte) {
 	if !c.requireAdmin() {
 		return
 	}
+	// The pass can be long: do not hold the namespace lock through it (a
+	// waiting NSSET would stall every client). A store closed meanwhile by
+	// RELOAD or FLUSH just ends the pass early.
 	c.ns.mu.RLock()
-	rep, err := c.ns.st.Scrub(context.Background(), 0)
+	st := c.ns.st
 	c.ns.mu.RUnlock()
+	rep, err := st.Scrub(context.Background(), 0)
 	if err != nil {
 		c.srv.log.Error("scrub failed", "namespace", c.ns.name, "err", err)
 		c.replyErr(msgInternal)
@@ -400,9 +404,10 @@ func cmdCompact(c *conn, _ [][]byte) {
 	if !c.requireAdmin() {
 		return
 	}
-	c.ns.mu.RLock()
-	n, err := c.ns.st.Compact(0)
+	c.ns.mu.RLock() // not held through the pass: see cmdScrub
+	st := c.ns.st
 	c.ns.mu.RUnlock()
+	n, err := st.Compact(0)
 	if err != nil {
 		c.srv.log.Error("compaction failed", "namespace", c.ns.name, "err", err)
 		c.replyErr(msgInternal)

@@ -102,15 +102,28 @@ func (c *conn) dispatch(args [][]byte) {
 	}
 	c.srv.cmdsExecuted.Add(1)
 	if cmd.batchable {
-		queued := len(c.batch)
+		start, before, queued := time.Now(), len(c.out), c.queued
 		cmd.fn(c, args)
-		if len(c.batch) == queued && c.ns.waiters.Load() > 0 {
-			// Refused before it was queued: WAIT fires on failures too.
-			name := cmd.name
-			if name == "SETX" {
-				name = "SET"
-			}
-			c.srv.waits.notify(c, c.ns, name)
+		if c.queued != queued {
+			return // commitBatch replies, counts and notifies
+		}
+		// Refused before it was queued: its reply goes after those of
+		// the writes still pending, and it counts as a failure.
+		if len(c.batch) > 0 {
+			reply := append([]byte(nil), c.out[before:]...)
+			c.out = c.out[:before]
+			c.commitBatch()
+			c.out = append(c.out, reply...)
+		}
+		name := cmd.name
+		if name == "SETX" {
+			name = "SET"
+		}
+		c.srv.cmdsFailed.Add(1)
+		c.srv.metrics.errors(name)
+		c.srv.metrics.observe(name, start)
+		if c.ns.waiters.Load() > 0 {
+			c.srv.waits.notify(c, c.ns, name) // WAIT fires on failures too
 		}
 		return
 	}

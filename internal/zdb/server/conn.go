@@ -35,10 +35,11 @@ type conn struct {
 
 	// Consecutive SETs are gathered and written with one write(2): their
 	// keys and values are copied to arena (the reader reuses its buffer).
-	batch []pendingSet
-	arena []byte
-	ops   []store.Op
-	res   []store.Result
+	batch  []pendingSet
+	arena  []byte
+	queued int // writes ever queued (dispatch tells refusals apart)
+	ops    []store.Op
+	res    []store.Result
 }
 
 type pendingSet struct {
@@ -122,6 +123,11 @@ func (c *conn) serve() {
 	}()
 	for {
 		args, err := c.r.ReadCommand()
+		if err == resp.ErrEmptyCommand {
+			c.commitBatch()
+			c.replyErr(msgMissingArgs)
+			continue
+		}
 		if err != nil {
 			c.readFailed(err)
 			return
@@ -197,6 +203,7 @@ func (c *conn) replyStr(s string)   { c.out = resp.AppendBulkString(c.out, s) }
 // queueWrite adds a SET or DEL to the batch; its reply is produced by
 // commitBatch, which always runs before any later command.
 func (c *conn) queueWrite(key, val []byte, del, worm bool, t int64) {
+	c.queued++
 	p := pendingSet{keyOff: len(c.arena), keyLen: len(key), worm: worm, time: t, del: del, ns: c.ns, start: time.Now()}
 	if len(c.batch) == 0 && c.r.Buffered() == 0 {
 		// A lone write (nothing pipelined behind it): apply it straight

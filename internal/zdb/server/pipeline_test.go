@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -153,4 +154,74 @@ func TestPipelineAcrossNamespaces(t *testing.T) {
 	expect(t, c, "p1-k7-b", "GET", "k7")
 	ok(t, c, "SELECT", "default")
 	expect(t, c, "default-k7", "GET", "k7")
+}
+
+// TestPipelinedRefusals mixes writes that the store answers with writes
+// refused before they reach it (bad arguments, permissions, state): the
+// replies must keep the order of the commands.
+func TestPipelinedRefusals(t *testing.T) {
+	ts := startServer(t, server.Config{Admin: "root"}, false)
+	rc := ts.raw(t)
+	if r := rc.cmd("AUTH", "root"); r.str != "OK" {
+		t.Fatalf("AUTH: %v", r)
+	}
+	for _, tc := range []struct {
+		cmds  [][]string
+		wants []rawReply
+	}{
+		{
+			[][]string{{"SET", "a", "1"}, {"SET", strings.Repeat("k", 256), "v"}, {"SET", "b", "2"}},
+			[]rawReply{{kind: '$', str: "a"}, {kind: '-', str: "Key too large"}, {kind: '$', str: "b"}},
+		},
+		{
+			[][]string{{"DEL", "a"}, {"DEL", ""}, {"DEL", "b"}, {"DEL", "b"}},
+			[]rawReply{{kind: '+', str: "OK"}, {kind: '-', str: "Invalid argument"}, {kind: '+', str: "OK"}, {kind: '-', str: "Key not found"}},
+		},
+		{
+			[][]string{{"SET", "c", "1"}, {"SET", "c"}, {"SET", "d", "1", "x"}, {"DEL", "c", "x"}, {"SET", "e", "1"}},
+			[]rawReply{{kind: '$', str: "c"}, {kind: '-', str: "Unexpected arguments"}, {kind: '-', str: "Invalid argument"}, {kind: '-', str: "Invalid argument"}, {kind: '$', str: "e"}},
+		},
+	} {
+		var b strings.Builder
+		for _, c := range tc.cmds {
+			b.WriteString(encode(c...))
+		}
+		rc.write(b.String())
+		for i, want := range tc.wants {
+			if r := rc.read(); r.kind != want.kind || r.str != want.str {
+				t.Errorf("%q: got %v, want %v", tc.cmds[i], r, want)
+			}
+		}
+	}
+	// Refused for the connection's state: read-only, locked.
+	admin := ts.conn(t)
+	ok(t, admin, "AUTH", "root")
+	ok(t, admin, "NSNEW", "ro")
+	ok(t, admin, "NSSET", "ro", "password", "pw")
+	rc.write(encode("SELECT", "ro", "pw") + encode("SET", "x", "1") + encode("SELECT", "ro") + encode("SET", "y", "1") + encode("GET", "x"))
+	for _, want := range []rawReply{{kind: '+', str: "OK"}, {kind: '$', str: "x"}, {kind: '+', str: "OK"}, {kind: '-', str: "Namespace is in read-only mode"}, {kind: '$', str: "1"}} {
+		if r := rc.read(); r.kind != want.kind || r.str != want.str {
+			t.Errorf("read-only sequence: got %v, want %v", r, want)
+		}
+	}
+	rc.cmd("SELECT", "ro", "pw")
+	ok(t, admin, "NSSET", "ro", "lock", "1")
+	rc.write(encode("GET", "x") + encode("SET", "x", "2") + encode("DEL", "x") + encode("GET", "x"))
+	for _, want := range []rawReply{{kind: '$', str: "1"}, {kind: '-', str: "Namespace is temporarily locked (read-only)"}, {kind: '-', str: "Namespace is temporarily locked (read-only)"}, {kind: '$', str: "1"}} {
+		if r := rc.read(); r.kind != want.kind || r.str != want.str {
+			t.Errorf("locked sequence: got %v, want %v", r, want)
+		}
+	}
+	ok(t, admin, "NSSET", "ro", "lock", "0")
+	rc.write(encode("SET", "x", "3") + encode("SET", "x", "4", "1700000000") + encode("SET", "z", "1"))
+	for _, want := range []rawReply{{kind: '$', str: "x"}, {kind: '$', str: "x"}, {kind: '$', str: "z"}} {
+		if r := rc.read(); r.kind != want.kind || r.str != want.str {
+			t.Errorf("timestamped sequence: got %v, want %v", r, want)
+		}
+	}
+	// Failures are counted.
+	info, _ := parseInfo(t, mustString(t, admin, "INFO"))
+	if n, _ := strconv.Atoi(info["commands_failed"]); n < 9 {
+		t.Errorf("commands_failed = %d, want at least the 9 refusals above", n)
+	}
 }

@@ -322,10 +322,10 @@ func TestDataRaw(t *testing.T) {
 	file := f["data_current_id"]
 	end, _ := strconv.ParseInt(f["data_current_offset"], 10, 64)
 	type rec struct {
-		key, val   any
-		prev, flag int64
+		key, val any
+		flag     int64
 	}
-	want := []rec{{"a", "first", 0, 0}, {"b", "second", 0, 0}, {"a", "third", 0, 0}, {"b", null, -1, 1}}
+	want := []rec{{"a", "first", 0}, {"b", "second", 0}, {"a", "third", 0}, {"b", null, 1}}
 	var off int64
 	var offs []int64
 	now := time.Now().Unix()

@@ -112,6 +112,7 @@ func TestWait(t *testing.T) {
 }
 
 func TestWaitOtherNamespace(t *testing.T) {
+	t.Parallel() // mostly waiting on timeouts
 	ts := startServer(t, server.Config{}, false)
 	waiter := ts.conn(t)
 	writer := ts.conn(t)
@@ -135,6 +136,7 @@ func TestWaitOtherNamespace(t *testing.T) {
 }
 
 func TestWaitDefaultTimeoutAndShutdown(t *testing.T) {
+	t.Parallel() // mostly waiting on timeouts
 	ts := startServer(t, server.Config{}, false)
 	rc := ts.raw(t)
 	start := time.Now()
@@ -190,4 +192,25 @@ func TestWaitClientDisconnects(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// Commands sent while a WAIT blocks run after it, in order.
+func TestWaitThenPipelined(t *testing.T) {
+	ts := startServer(t, server.Config{}, false)
+	rc := ts.raw(t)
+	rc.write(encode("WAIT", "SET", "300"))
+	time.Sleep(100 * time.Millisecond)
+	rc.write(encode("SET", "k", "v") + encode("GET", "k"))
+	for _, want := range []rawReply{{kind: '-', str: "Timeout"}, {kind: '$', str: "k"}, {kind: '$', str: "v"}} {
+		if r := rc.read(); r.kind != want.kind || r.str != want.str {
+			t.Errorf("got %v, want %v", r, want)
+		}
+	}
+	// Same, with the next command in the same write as the WAIT.
+	rc.write(encode("WAIT", "*", "200") + encode("PING"))
+	for _, want := range []rawReply{{kind: '-', str: "Timeout"}, {kind: '+', str: "PONG"}} {
+		if r := rc.read(); r.kind != want.kind || r.str != want.str {
+			t.Errorf("got %v, want %v", r, want)
+		}
+	}
 }

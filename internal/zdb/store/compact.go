@@ -260,12 +260,7 @@ func (s *Store) copyRecords(from uint32, recs []pendingCopy, touched map[uint32]
 
 // syncFile fsyncs one data file if it still exists.
 func (s *Store) syncFile(id uint32) error {
-	s.mu.RLock()
-	f := s.files[id]
-	if f != nil {
-		f.acquire()
-	}
-	s.mu.RUnlock()
+	f := s.fileRef(id)
 	if f == nil {
 		return nil
 	}

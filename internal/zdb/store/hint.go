@@ -50,12 +50,7 @@ func (s *Store) hintLoop() {
 		case <-s.ctx.Done():
 			return
 		case id := <-s.hints:
-			s.mu.RLock()
-			f := s.files[id]
-			if f != nil {
-				f.acquire()
-			}
-			s.mu.RUnlock()
+			f := s.fileRef(id)
 			if f == nil {
 				continue
 			}

@@ -16,7 +16,12 @@ func (s *Store) preallocLocked(f *dataFile, end int64) {
 		return
 	}
 	from := max(f.prealloc, f.size.Load())
-	to := (end/preallocStep + 2) * preallocStep
+	// Ahead by one to two steps, but not past where the file will be
+	// sealed.
+	to := min((end/preallocStep+2)*preallocStep, max(end, s.opts.DataSize))
+	if to <= from {
+		return
+	}
 	if err := unix.Fallocate(int(f.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, from, to-from); err != nil {
 		// Not supported here (or the disk is full: the write will say so).
 		if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
@@ -28,11 +33,11 @@ func (s *Store) preallocLocked(f *dataFile, end int64) {
 }
 
 // trimPrealloc gives back the preallocated space past the end of a sealed
-// file.
+// file. (Punching a hole does not: ext4 clamps holes to the file size. A
+// truncate to the same size does.)
 func trimPrealloc(f *dataFile) {
-	size := f.size.Load()
-	if f.prealloc > size {
-		unix.Fallocate(int(f.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, size, f.prealloc-size)
+	if f.prealloc > f.size.Load() {
+		f.f.Truncate(f.size.Load())
 		f.prealloc = 0
 	}
 }

@@ -175,36 +175,35 @@ type Raw struct {
 // when off is at or past the end of the file and ErrNotFound when the file
 // does not exist.
 func (s *Store) ReadRaw(file uint32, off int64) (Raw, error) {
-	s.mu.RLock()
-	f := s.files[file]
-	if f != nil {
-		f.acquire()
-	}
-	s.mu.RUnlock()
+	f := s.fileRef(file)
 	if f == nil {
 		return Raw{}, ErrNotFound
 	}
 	defer f.release()
-	size := f.size.Load()
-	if off < 0 || off >= size {
-		return Raw{}, io.EOF
-	}
-	hdr := make([]byte, min(int64(record.HeaderSize+record.MaxKeySize), size-off))
-	if err := f.readAt(hdr, off); err != nil {
-		return Raw{}, fmt.Errorf("store: read file %d at %d: %w", file, off, err)
-	}
-	h, _, err := record.DecodeHeader(hdr)
+	raw, err := s.headerAt(f, off)
 	if err != nil {
-		return Raw{}, fmt.Errorf("%w: file %d offset %d: %v", ErrCorrupt, file, off, err)
+		if err != io.EOF {
+			err = fmt.Errorf("%w: file %d offset %d: %v", ErrCorrupt, file, off, err)
+		}
+		return Raw{}, err
 	}
-	if off+int64(h.Len()) > size {
-		return Raw{}, fmt.Errorf("%w: file %d offset %d: record passes end of file", ErrCorrupt, file, off)
-	}
-	_, h, key, val, err := s.readRecordInto(nil, f, off, h.Len())
+	_, h, key, val, err := s.readRecordInto(nil, f, off, raw.Header.Len())
 	if err != nil {
 		return Raw{}, err
 	}
-	return Raw{Header: h, Key: key, Value: val, Next: off + int64(h.Len())}, nil
+	return Raw{Header: h, Key: key, Value: val, Next: raw.Next}, nil
+}
+
+// fileRef returns data file id with a reference taken (release it), or nil
+// if there is no such file.
+func (s *Store) fileRef(id uint32) *dataFile {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f := s.files[id]
+	if f != nil {
+		f.acquire()
+	}
+	return f
 }
 
 // crcMatches checks a record's value CRC against the index's copy; the seq

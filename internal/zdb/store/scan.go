@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -153,16 +154,17 @@ func (s *Store) isLive(key []byte, file uint32, off int64) bool {
 
 // readHeader reads the header and key at a position.
 func (s *Store) readHeader(file uint32, off int64) (Raw, error) {
-	s.mu.RLock()
-	f := s.files[file]
-	if f != nil {
-		f.acquire()
-	}
-	s.mu.RUnlock()
+	f := s.fileRef(file)
 	if f == nil {
 		return Raw{}, ErrNotFound
 	}
 	defer f.release()
+	return s.headerAt(f, off)
+}
+
+// headerAt reads and verifies the header and key of the record at off of a
+// referenced file; the record must end within the file.
+func (s *Store) headerAt(f *dataFile, off int64) (Raw, error) {
 	size := f.size.Load()
 	if off < 0 || off >= size {
 		return Raw{}, io.EOF
@@ -174,6 +176,9 @@ func (s *Store) readHeader(file uint32, off int64) (Raw, error) {
 	h, key, err := record.DecodeHeader(buf)
 	if err != nil {
 		return Raw{}, err
+	}
+	if off+int64(h.Len()) > size {
+		return Raw{}, fmt.Errorf("%w: record passes the end of the file", record.ErrCorrupt)
 	}
 	return Raw{Header: h, Key: key, Next: off + int64(h.Len())}, nil
 }

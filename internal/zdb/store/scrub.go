@@ -56,12 +56,7 @@ func (s *Store) Scrub(ctx context.Context, rate int64) (ScrubReport, error) {
 	ids := s.sortedIDsLocked(false)
 	s.mu.RUnlock()
 	for _, id := range ids {
-		s.mu.RLock()
-		f := s.files[id]
-		if f != nil {
-			f.acquire()
-		}
-		s.mu.RUnlock()
+		f := s.fileRef(id)
 		if f == nil {
 			continue // compacted meanwhile
 		}

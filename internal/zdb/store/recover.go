@@ -117,6 +117,27 @@ func (s *Store) scanData(f *dataFile, last bool) error {
 		if !errors.As(err, &bad) {
 			return fmt.Errorf("store: read %s: %w", dataName(s.opts.DataDir, f.id), err)
 		}
+		if bad.hdr != nil && last {
+			// At the end of the last file a record whose value does not
+			// verify is what a power cut leaves of an unsynced write (its
+			// header reached the disk, its value did not): a torn tail,
+			// unless good records follow it.
+			end := bad.off + int64(bad.hdr.Len())
+			if end >= size || resync(f.f, end-1, size) < 0 {
+				bad.hdr, bad.torn = nil, true
+			}
+		}
+		if bad.hdr != nil {
+			// Only the value is damaged. The record still names its key:
+			// index it, so that reads of the key report the damage instead
+			// of serving an older version (or nothing).
+			s.stats.recoveredCorrupt.Add(1)
+			s.corrupt(f.id, bad.off, bad.cause)
+			s.replay(f.id, bad.off, *bad.hdr, bad.key)
+			s.lastLen = uint32(bad.hdr.Len())
+			off = bad.off + int64(bad.hdr.Len())
+			continue
+		}
 		next := int64(-1)
 		if !(last && bad.torn) {
 			next = resync(f.f, bad.off, size)

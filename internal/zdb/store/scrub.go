@@ -119,6 +119,10 @@ func (s *Store) scrubFile(ctx context.Context, f *dataFile, rate int64, start ti
 		rep.Bad = append(rep.Bad, br)
 		s.stats.scrubErrors.Add(1)
 		s.corrupt(f.id, bad.off, bad.cause)
+		if bad.hdr != nil {
+			off = bad.off + int64(bad.hdr.Len()) // only the value is damaged
+			continue
+		}
 		next := resync(f.f, bad.off, size)
 		if next < 0 {
 			return nil

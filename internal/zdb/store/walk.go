@@ -18,6 +18,10 @@ type badRecordError struct {
 	off   int64
 	torn  bool // the record runs past the end: a torn tail, not damage
 	cause error
+	// hdr is set when only the value is damaged: header and key verified,
+	// so the record's extent and key are known.
+	hdr *record.Header
+	key []byte
 }
 
 func (e *badRecordError) Error() string {
@@ -64,7 +68,11 @@ func walkValues(f *os.File, from, end int64, fn func(off int64, h record.Header,
 		}
 		h, key, val, derr := record.Decode(buf)
 		if derr != nil {
-			return &badRecordError{off: off, cause: derr}
+			bad := &badRecordError{off: off, cause: derr}
+			if hh, k, herr := record.DecodeHeader(buf); herr == nil {
+				bad.hdr, bad.key = &hh, append([]byte(nil), k...)
+			}
+			return bad
 		}
 		if err := fn(off, h, key, val); err != nil {
 			if err == errStop {

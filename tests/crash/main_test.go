@@ -251,7 +251,7 @@ func (d *daemon) tryStart() error {
 		// A fresh client each time: go-redis's pool waits a second
 		// before dialing again after a failed dial.
 		cl := redis.NewClient(&redis.Options{
-			Addr: d.addr, Protocol: 2, DisableIndentity: true, MaxRetries: -1,
+			Addr: d.addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 			DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, PoolSize: 1,
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -329,7 +329,7 @@ func (d *daemon) stop() {
 // end of the test.
 func (d *daemon) client(pool int) *redis.Client {
 	cl := redis.NewClient(&redis.Options{
-		Addr: d.addr, Protocol: 2, DisableIndentity: true, MaxRetries: -1,
+		Addr: d.addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 		PoolSize: pool, DialTimeout: 2 * time.Second,
 		ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
 	})

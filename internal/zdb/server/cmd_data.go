@@ -404,10 +404,18 @@ func cmdCompact(c *conn, _ [][]byte) {
 	if !c.requireAdmin() {
 		return
 	}
-	c.ns.mu.RLock() // not held through the pass: see cmdScrub
-	st := c.ns.st
-	c.ns.mu.RUnlock()
-	n, err := st.Compact(0)
+	// Not holding the namespace lock through the pass (see cmdScrub); if
+	// RELOAD or FLUSH replaced the store meanwhile, compact the new one.
+	var n int64
+	var err error
+	for try := 0; try < 3; try++ {
+		c.ns.mu.RLock()
+		st := c.ns.st
+		c.ns.mu.RUnlock()
+		if n, err = st.Compact(0); !errors.Is(err, store.ErrClosed) {
+			break
+		}
+	}
 	if err != nil {
 		c.srv.log.Error("compaction failed", "namespace", c.ns.name, "err", err)
 		c.replyErr(msgInternal)

@@ -39,6 +39,9 @@ func TestMemoryUser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("memory test skipped in -short mode")
 	}
+	if raceEnabled {
+		t.Skip("RSS is meaningless under the race detector")
+	}
 	buf := make([]byte, 0, 32)
 	before := rss(t)
 	u := NewUser()
@@ -73,6 +76,9 @@ func TestMemoryUser(t *testing.T) {
 func TestMemorySeq(t *testing.T) {
 	if testing.Short() {
 		t.Skip("memory test skipped in -short mode")
+	}
+	if raceEnabled {
+		t.Skip("RSS is meaningless under the race detector")
 	}
 	before := rss(t)
 	s := NewSeq()

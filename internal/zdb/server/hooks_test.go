@@ -96,6 +96,12 @@ func TestHooks(t *testing.T) {
 	if len(idx) < 2 || !strings.HasPrefix(idx[0], filepath.Join(ts.cfg.IndexDir, "hk")+"/") || idx[0] == idx[1] {
 		t.Errorf("jump-index args %q", idx)
 	}
+	// The third argument lists the dirty files: the one just sealed and the
+	// new one.
+	if len(idx) != 3 || !slices.Contains(strings.Fields(idx[2]), strings.TrimLeft(before, "0")) ||
+		!slices.Contains(strings.Fields(idx[2]), strings.TrimLeft(after, "0")) {
+		t.Errorf("jump-index dirty list %q, want files %s and %s", idx, before, after)
+	}
 	ok(t, c, "RELOAD", "hk")
 	if args := waitHook(t, log, id, "namespace-reloaded"); !slices.Equal(args, []string{"hk"}) {
 		t.Errorf("namespace-reloaded args %q", args)

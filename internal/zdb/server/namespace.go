@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -328,8 +329,12 @@ type nsEvents struct {
 	ddir, idir string
 }
 
-func (e *nsEvents) Rotated(prev, next uint32) {
-	e.srv.hooks.run("jump-index", false, store.HintPath(e.idir, prev), store.HintPath(e.idir, next), "")
+func (e *nsEvents) Rotated(prev, next uint32, dirty []uint32) {
+	ids := make([]string, len(dirty))
+	for i, id := range dirty {
+		ids[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	e.srv.hooks.run("jump-index", false, store.HintPath(e.idir, prev), store.HintPath(e.idir, next), strings.Join(ids, " "))
 	e.srv.hooks.run("jump-data", false, store.DataPath(e.ddir, prev), store.DataPath(e.ddir, next))
 }
 

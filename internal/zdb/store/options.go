@@ -72,8 +72,9 @@ type Options struct {
 // Events receives notifications from a store. Calls are made without store
 // locks held, but possibly from background goroutines.
 type Events interface {
-	// Rotated is called after a new data file was started.
-	Rotated(prevFile, newFile uint32)
+	// Rotated is called after a new data file was started, with the ids of
+	// the files written since the last ResetDirty (INDEX DIRTY).
+	Rotated(prevFile, newFile uint32, dirty []uint32)
 	// Corrupt is called when a record fails its checksum.
 	Corrupt(file uint32, offset int64, err error)
 	// MissingData is called at open for a data file that has an index

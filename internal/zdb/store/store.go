@@ -268,6 +268,10 @@ func (s *Store) corrupt(file uint32, off int64, err error) {
 func (s *Store) Dirty() []uint32 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.dirtyLocked()
+}
+
+func (s *Store) dirtyLocked() []uint32 {
 	ids := make([]uint32, 0, len(s.dirty))
 	for id := range s.dirty {
 		ids = append(ids, id)

@@ -366,9 +366,10 @@ func (s *Store) rotateLocked() (func(), error) {
 	s.dirty[nf.id] = struct{}{}
 	s.startHint(old)
 	prev, next := old.id, nf.id
+	dirty := s.dirtyLocked()
 	return func() {
 		if s.opts.Events != nil {
-			s.opts.Events.Rotated(prev, next)
+			s.opts.Events.Rotated(prev, next, dirty)
 		}
 	}, nil
 }

@@ -16,13 +16,8 @@ func cmdSelect(c *conn, args [][]byte) {
 		c.replyErr(msgInvalidArg)
 		return
 	}
-	if len(args[1]) > 128 {
-		c.replyErr(errNSTooLong.Error())
-		return
-	}
-	ns := c.srv.ns.get(string(args[1]))
+	ns := c.namespaceArg(args[1])
 	if ns == nil {
-		c.replyErr(errNSNotFound.Error())
 		return
 	}
 	ns.mu.RLock()
@@ -61,6 +56,20 @@ func cmdSelect(c *conn, args [][]byte) {
 	}
 	c.ns, c.writable = ns, writable
 	c.replyOK()
+}
+
+// namespaceArg finds the namespace named by a command argument, replying
+// 0-db's error when it is too long or unknown.
+func (c *conn) namespaceArg(name []byte) *namespace {
+	if len(name) > 128 {
+		c.replyErr(errNSTooLong.Error())
+		return nil
+	}
+	ns := c.srv.ns.get(string(name))
+	if ns == nil {
+		c.replyErr(errNSNotFound.Error())
+	}
+	return ns
 }
 
 func cmdNSNew(c *conn, args [][]byte) {
@@ -139,13 +148,8 @@ func cmdNSInfo(c *conn, args [][]byte) {
 	if !c.exact(args, 2) {
 		return
 	}
-	if len(args[1]) > 128 {
-		c.replyErr(errNSTooLong.Error())
-		return
-	}
-	ns := c.srv.ns.get(string(args[1]))
+	ns := c.namespaceArg(args[1])
 	if ns == nil {
-		c.replyErr(errNSNotFound.Error())
 		return
 	}
 	ns.mu.RLock()
@@ -353,13 +357,8 @@ func cmdReload(c *conn, args [][]byte) {
 	if !c.requireAdmin() || !c.exact(args, 2) {
 		return
 	}
-	if len(args[1]) > 128 {
-		c.replyErr(errNSTooLong.Error())
-		return
-	}
-	ns := c.srv.ns.get(string(args[1]))
+	ns := c.namespaceArg(args[1])
 	if ns == nil {
-		c.replyErr(errNSNotFound.Error())
 		return
 	}
 	if err := c.srv.ns.reset(ns, false); err != nil {

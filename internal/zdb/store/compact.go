@@ -24,22 +24,8 @@ import (
 
 const compactBatch = 4 << 20
 
-// compactLoop compacts files whose dead share passes CompactRatio.
-func (s *Store) compactLoop() {
-	defer s.bg.Done()
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Compact(s.opts.CompactRatio); err != nil && !errors.Is(err, ErrClosed) && s.ctx.Err() == nil {
-				s.opts.Logger.Error("compaction failed", "dir", s.opts.DataDir, "err", err)
-			}
-		}
-	}
-}
+// compactEvery is how often the background looks for files to compact.
+const compactEvery = 10 * time.Second
 
 // Compact compacts every sealed file whose reclaimable share is at least
 // ratio (0 compacts every file with anything to reclaim). It returns the

@@ -227,11 +227,15 @@ func (s *Store) startBackground() {
 	go s.hintLoop()
 	if s.opts.SyncInterval > 0 && !s.opts.Sync {
 		s.bg.Add(1)
-		go s.syncLoop(s.opts.SyncInterval)
+		go s.tick(s.opts.SyncInterval, "periodic sync", s.SyncNow)
 	}
 	if s.opts.CompactRatio > 0 {
+		// Compaction of files whose dead share passes CompactRatio.
 		s.bg.Add(1)
-		go s.compactLoop()
+		go s.tick(compactEvery, "compaction", func() error {
+			_, err := s.Compact(s.opts.CompactRatio)
+			return err
+		})
 	}
 	if s.opts.ScrubRate > 0 {
 		s.bg.Add(1)
@@ -239,7 +243,8 @@ func (s *Store) startBackground() {
 	}
 }
 
-func (s *Store) syncLoop(every time.Duration) {
+// tick runs fn every period until the store closes, logging failures.
+func (s *Store) tick(every time.Duration, what string, fn func() error) {
 	defer s.bg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -248,8 +253,8 @@ func (s *Store) syncLoop(every time.Duration) {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			if err := s.SyncNow(); err != nil && !errors.Is(err, ErrClosed) {
-				s.opts.Logger.Error("periodic sync failed", "dir", s.opts.DataDir, "err", err)
+			if err := fn(); err != nil && !errors.Is(err, ErrClosed) && s.ctx.Err() == nil {
+				s.opts.Logger.Error(what+" failed", "dir", s.opts.DataDir, "err", err)
 			}
 		}
 	}

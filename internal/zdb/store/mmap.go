@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -59,4 +60,24 @@ func (d *dataFile) readAt(buf []byte, off int64) (err error) {
 	}()
 	copy(buf, d.mm[off:end])
 	return nil
+}
+
+// equalAt reports whether the file holds v at offset off, comparing in
+// place through the mapping when it covers the range.
+func (d *dataFile) equalAt(v []byte, off int64) (eq bool, err error) {
+	end := off + int64(len(v))
+	if d.mm == nil || end > int64(len(d.mm)) || end > d.size.Load() {
+		buf := make([]byte, len(v))
+		if err := d.readAt(buf, off); err != nil {
+			return false, err
+		}
+		return bytes.Equal(buf, v), nil
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			eq, err = false, fmt.Errorf("%w at offset %d: %v", errFault, off, r)
+		}
+	}()
+	return bytes.Equal(d.mm[off:end], v), nil
 }

@@ -270,11 +270,8 @@ func (s *Store) sameValueLocked(l index.Loc, key, v []byte) bool {
 	if f == nil {
 		return false
 	}
-	buf := make([]byte, len(v))
-	if err := f.readAt(buf, int64(l.Offset)+int64(record.HeaderSize+len(key))); err != nil {
-		return false
-	}
-	return bytes.Equal(buf, v)
+	eq, err := f.equalAt(v, int64(l.Offset)+int64(record.HeaderSize+len(key)))
+	return err == nil && eq
 }
 
 // flushLocked writes wbuf to the active file. On failure the file is cut

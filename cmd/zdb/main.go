@@ -29,7 +29,7 @@ func run(argv []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", "./zdb-data", "data files directory")
 	fs.StringVar(&cfg.IndexDir, "index", "./zdb-index", "index (hints and namespace settings) directory")
-	fs.StringVar(&cfg.Mode, "mode", "", "force every namespace to `user` or `seq` mode (default: per namespace, user)")
+	fs.StringVar(&cfg.Mode, "mode", "", "force every namespace to user or seq mode (default: each namespace chooses, user)")
 	fs.Int64Var(&cfg.DataSize, "datasize", 256<<20, "data file rotation size in bytes")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "TCP listen address (loopback by default; see README)")
 	fs.IntVar(&cfg.Port, "port", 9900, "TCP port")
@@ -48,6 +48,7 @@ func run(argv []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus /metrics and /health on this address (e.g. 127.0.0.1:9901)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logJSON := fs.Bool("log-json", false, "log in JSON")
+	version := fs.Bool("version", false, "print the version and exit")
 	fs.Float64Var(&cfg.CompactRatio, "compact-ratio", 0.5, "compact a sealed data file once this share of it is dead (negative = never)")
 	fs.Int64Var(&cfg.ScrubRate, "scrub-rate", 16<<20, "background scrub speed in bytes/s (0 = off)")
 	fs.DurationVar(&cfg.ScrubInterval, "scrub-interval", 24*time.Hour, "pause between background scrub passes")
@@ -56,6 +57,11 @@ func run(argv []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxClients, "max-clients", 1024, "maximum simultaneous client connections")
 	if err := fs.Parse(argv); err != nil {
 		return 2
+	}
+	server.Revision = revision()
+	if *version {
+		fmt.Fprintf(stderr, "zdb %s\n", server.Revision)
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zdb: unexpected argument %q\n", fs.Arg(0))
@@ -143,4 +149,28 @@ func daemonize(argv []string, logfile string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "zdb: running in the background, pid %d\n", cmd.Process.Pid)
 	return 0
+}
+
+// revision is the VCS revision the binary was built from, if known.
+func revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	rev, dirty := "", false
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.modified":
+			dirty = st.Value == "true"
+		}
+	}
+	if rev == "" {
+		return bi.Main.Version
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
 }

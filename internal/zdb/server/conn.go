@@ -43,7 +43,8 @@ type conn struct {
 }
 
 type pendingSet struct {
-	key, val                       []byte // set for a lone write, else in arena
+	direct                         bool   // key and val below are the reader's, not in arena
+	key, val                       []byte
 	keyOff, keyLen, valOff, valLen int
 	worm                           bool
 	time                           int64
@@ -209,7 +210,7 @@ func (c *conn) queueWrite(key, val []byte, del, worm bool, t int64) {
 		// A lone write (nothing pipelined behind it): apply it straight
 		// from the reader's buffer, which stays valid until the next read,
 		// instead of copying a value of up to 8 MiB.
-		p.key, p.val, p.valLen = key, val, len(val)
+		p.direct, p.key, p.val, p.valLen = true, key, val, len(val)
 		c.batch = append(c.batch, p)
 		c.commitBatch()
 		return
@@ -233,7 +234,7 @@ func (c *conn) commitBatch() {
 	c.ops = c.ops[:0]
 	for _, p := range c.batch {
 		key, val := p.key, p.val
-		if key == nil {
+		if !p.direct {
 			key, val = c.arena[p.keyOff:p.keyOff+p.keyLen], c.arena[p.valOff:p.valOff+p.valLen]
 		}
 		c.ops = append(c.ops, store.Op{

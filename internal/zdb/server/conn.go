@@ -43,7 +43,7 @@ type conn struct {
 }
 
 type pendingSet struct {
-	direct                         bool   // key and val below are the reader's, not in arena
+	direct                         bool // key and val below are the reader's, not in arena
 	key, val                       []byte
 	keyOff, keyLen, valOff, valLen int
 	worm                           bool

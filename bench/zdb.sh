@@ -33,11 +33,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 if [[ "${QUICK:-0}" == 1 ]]; then
-	: "${N_P1:=5000}" "${N_P16:=20000}" "${M:=100}" "${MEM_KEYS:=100000}"
+	: "${N_P1:=5000}" "${N_P16:=20000}" "${M:=100}" "${MEM_KEYS:=100000}" "${N_SYNC:=5000}"
 fi
 N_P1=${N_P1:-100000}
 N_P16=${N_P16:-400000}
 M=${M:-1000}
+N_SYNC=${N_SYNC:-100000}
 KEYSPACE=${KEYSPACE:-100000}
 MEM_KEYS=${MEM_KEYS:-1000000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-90}
@@ -281,6 +282,12 @@ CEIL=$("$WORK/diskceiling" -dir "$WORK" -mib "$M" 2>>"$RESULTS/diskceiling.err" 
 echo "$CEIL" >"$RESULTS/diskceiling.txt"
 both set-1m-c4-same set -d 1048576 -c 4 -n "$M"
 
+# Durable writes: a zdb with --sync acknowledges only after fdatasync;
+# concurrent clients share each flush (group commit).
+start_zdb zdb-sync --sync
+bench set-4k-p1-sync zdb "$ZPORT" set -d 4096 -c 50 -r 1000000000 -n "$N_SYNC" -P 1
+bench set-4k-p16-sync zdb "$ZPORT" set -d 4096 -c 50 -r 1000000000 -n "$N_SYNC" -P 16
+
 redis-cli -p "$BZ_PORT" INFO >"$RESULTS/zdb-bench.info" 2>&1 || true
 redis-cli -p "$BZ_PORT" NSINFO default >"$RESULTS/zdb-bench.nsinfo" 2>&1 || true
 redis-cli -p "$BR_PORT" INFO >"$RESULTS/redis-bench.info" 2>&1 || true
@@ -385,6 +392,9 @@ report() {
 	echo
 	echo "Plain file appends on this disk in the same run (pwrite of $M × 1 MiB to a fresh file, no fsync): $CEIL MB/s;"
 	echo "zdb's 1 MiB SET: $(mbps "${RPS[set-1m-c4/zdb]}") MB/s."
+	echo
+	echo "zdb --sync (acknowledged after fdatasync, group commit), SET 4KiB, a new key every time (c50, n=$N_SYNC):"
+	echo "P1 $(fmt_rps "${RPS[set-4k-p1-sync/zdb]}") rps, P16 $(fmt_rps "${RPS[set-4k-p16-sync/zdb]}") rps."
 	echo
 	echo "## resident memory per key ($MEM_KEYS keys, 8-byte values, ΔVmRSS / keys)"
 	echo

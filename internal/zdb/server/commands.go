@@ -95,7 +95,11 @@ func (c *conn) dispatch(args [][]byte) {
 	cmd := lookupCommand(args[0])
 	if cmd == nil {
 		c.commitBatch()
-		c.replyErr(msgUnknownCommand)
+		if len(args[0]) == 0 || string(args[0]) == "*" {
+			c.replyErr("This is not a valid command") // 0-db's reply for these
+		} else {
+			c.replyErr(msgUnknownCommand)
+		}
 		c.srv.cmdsFailed.Add(1)
 		c.srv.metrics.errors("UNKNOWN")
 		return

@@ -25,6 +25,8 @@ func TestSystemCommands(t *testing.T) {
 		{[]any{"COMMAND"}, replyErr("Command not supported")},
 		{[]any{"COMMAND", "DOCS"}, replyErr("Command not supported")},
 		{[]any{"HELLO", "3"}, replyErr("Command not supported")},
+		{[]any{"*"}, replyErr("This is not a valid command")},
+		{[]any{""}, replyErr("This is not a valid command")},
 		{[]any{"STOP"}, replyErr("Unauthorized")},
 		{[]any{"AUTH", "x"}, replyErr("Authentication disabled")},
 		{[]any{"PING"}, "PONG"}, // the connection survived the errors

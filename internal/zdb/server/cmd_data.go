@@ -92,6 +92,27 @@ func (c *conn) keyArg(args [][]byte) ([]byte, bool) {
 	return args[1], c.notFrozen()
 }
 
+// readKey runs a single-key read: the usual argument checks, then fn on the
+// namespace's store (under the namespace lock, so RELOAD or FLUSH cannot
+// close it meanwhile). fn appends the reply on success; a missing key is
+// answered nil and a failed read with 0-db's error.
+func (c *conn) readKey(args [][]byte, fn func(st *store.Store, key []byte) error) {
+	key, ok := c.keyArg(args)
+	if !ok {
+		return
+	}
+	c.ns.mu.RLock()
+	err := fn(c.ns.st, key)
+	c.ns.mu.RUnlock()
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+	default:
+		c.readError(key, err)
+	}
+}
+
 func bulkHead(b []byte, n int) []byte {
 	b = append(b, '$')
 	b = strconv.AppendInt(b, int64(n), 10)
@@ -193,36 +214,23 @@ func cmdCheck(c *conn, args [][]byte) {
 }
 
 func cmdLength(c *conn, args [][]byte) {
-	key, ok := c.keyArg(args)
-	if !ok {
-		return
-	}
-	c.ns.mu.RLock()
-	n, err := c.ns.st.Length(key)
-	c.ns.mu.RUnlock()
-	if err != nil {
-		c.replyNull()
-		return
-	}
-	c.replyInt(int64(n))
+	c.readKey(args, func(st *store.Store, key []byte) error {
+		n, err := st.Length(key)
+		if err == nil {
+			c.replyInt(int64(n))
+		}
+		return err
+	})
 }
 
 func cmdKeyTime(c *conn, args [][]byte) {
-	key, ok := c.keyArg(args)
-	if !ok {
-		return
-	}
-	c.ns.mu.RLock()
-	info, err := c.ns.st.Stat(key)
-	c.ns.mu.RUnlock()
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		c.replyNull()
-	case err != nil:
-		c.readError(key, err)
-	default:
-		c.replyInt(info.Time / 1e9)
-	}
+	c.readKey(args, func(st *store.Store, key []byte) error {
+		info, err := st.Stat(key)
+		if err == nil {
+			c.replyInt(info.Time / 1e9)
+		}
+		return err
+	})
 }
 
 func cmdKeyCur(c *conn, args [][]byte) {
@@ -357,21 +365,13 @@ func cmdData(c *conn, args [][]byte) {
 // cmdHash: HASH <key> returns the hex BLAKE3-256 of the value, verified
 // against its checksum, so a remote checker need not download it.
 func cmdHash(c *conn, args [][]byte) {
-	key, ok := c.keyArg(args)
-	if !ok {
-		return
-	}
-	c.ns.mu.RLock()
-	sum, err := c.ns.st.Hash(key)
-	c.ns.mu.RUnlock()
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		c.replyNull()
-	case err != nil:
-		c.readError(key, err)
-	default:
-		c.replyStr(hex.EncodeToString(sum[:]))
-	}
+	c.readKey(args, func(st *store.Store, key []byte) error {
+		sum, err := st.Hash(key)
+		if err == nil {
+			c.replyStr(hex.EncodeToString(sum[:]))
+		}
+		return err
+	})
 }
 
 // cmdScrub: SCRUB verifies every record of the current namespace now and

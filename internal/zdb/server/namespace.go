@@ -323,6 +323,8 @@ func (r *namespaces) closeAll() {
 }
 
 // nsEvents turns store events into hooks and metrics for one namespace.
+var _ store.Events = (*nsEvents)(nil)
+
 type nsEvents struct {
 	srv        *Server
 	ns         string

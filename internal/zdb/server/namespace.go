@@ -322,9 +322,9 @@ func (r *namespaces) closeAll() {
 	}
 }
 
-// nsEvents turns store events into hooks and metrics for one namespace.
 var _ store.Events = (*nsEvents)(nil)
 
+// nsEvents turns store events into hooks and metrics for one namespace.
 type nsEvents struct {
 	srv        *Server
 	ns         string

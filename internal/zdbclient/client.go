@@ -1,0 +1,278 @@
+// Package zdbclient is a small client for zdb and 0-db backends: the
+// commands zstor needs (SET, GET, DEL, HASH, NSINFO) over a pool of RESP
+// connections, each bound to one namespace. Every call takes a context,
+// and every error names the backend (address and namespace) and the key.
+package zdbclient
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/zerostor/zerostor/internal/resp"
+)
+
+// Errors, for errors.Is.
+var (
+	ErrNotFound = errors.New("zdbclient: key not found")
+	ErrCorrupt  = errors.New("zdbclient: backend reports corrupt data")
+	ErrClosed   = errors.New("zdbclient: client closed")
+)
+
+// Config says where a backend is.
+type Config struct {
+	Address   string        // host:port, or a unix socket path starting with "/"
+	Namespace string        // default "default"
+	Password  string        // namespace password, if any
+	Timeout   time.Duration // per call when the context has no deadline; default 10s
+	PoolSize  int           // idle connections kept; default 4
+}
+
+// Client talks to one namespace of one backend. It is safe for concurrent
+// use.
+type Client struct {
+	cfg  Config
+	idle chan *conn
+	done chan struct{}
+}
+
+type conn struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	buf []byte
+}
+
+// ReplyError is an error reply of the backend.
+type ReplyError struct{ Msg string }
+
+func (e *ReplyError) Error() string { return "backend replied: " + e.Msg }
+
+// New returns a client; connections are made on first use.
+func New(cfg Config) *Client {
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 4
+	}
+	return &Client{cfg: cfg, idle: make(chan *conn, cfg.PoolSize), done: make(chan struct{})}
+}
+
+// String names the backend in errors and logs (never the password).
+func (c *Client) String() string { return c.cfg.Address + "/" + c.cfg.Namespace }
+
+// Close closes the idle connections; calls in flight finish.
+func (c *Client) Close() error {
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	close(c.done)
+	for {
+		select {
+		case cn := <-c.idle:
+			cn.nc.Close()
+		default:
+			return nil
+		}
+	}
+}
+
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	network := "tcp"
+	if strings.HasPrefix(c.cfg.Address, "/") {
+		network = "unix"
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, c.cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	cn := &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	args := []string{"SELECT", c.cfg.Namespace}
+	if c.cfg.Password != "" {
+		args = append(args, c.cfg.Password)
+	}
+	if _, err := cn.do(ctx, c.cfg.Timeout, toBytes(args)...); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("select namespace: %w", err)
+	}
+	return cn, nil
+}
+
+func toBytes(s []string) [][]byte {
+	out := make([][]byte, len(s))
+	for i, a := range s {
+		out[i] = []byte(a)
+	}
+	return out
+}
+
+// do sends one command and reads its reply.
+func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (resp.Value, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(timeout)
+	}
+	cn.nc.SetDeadline(deadline)
+	// A context cancelled mid-call interrupts the I/O.
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	cn.buf = resp.AppendArrayHeader(cn.buf[:0], len(args))
+	for _, a := range args {
+		cn.buf = resp.AppendBulk(cn.buf, a)
+	}
+	if _, err := cn.nc.Write(cn.buf); err != nil {
+		return resp.Value{}, ctxErr(ctx, err)
+	}
+	v, err := resp.ReadReply(cn.br)
+	if err != nil {
+		return resp.Value{}, ctxErr(ctx, err)
+	}
+	if v.Kind == '-' {
+		return v, &ReplyError{Msg: string(v.Str)}
+	}
+	return v, nil
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// call runs one command on a pooled connection. A connection that failed
+// at the transport level is dropped; one that got an error reply is kept.
+func (c *Client) call(ctx context.Context, args ...[]byte) (resp.Value, error) {
+	select {
+	case <-c.done:
+		return resp.Value{}, ErrClosed
+	default:
+	}
+	var cn *conn
+	select {
+	case cn = <-c.idle:
+	default:
+		var err error
+		if cn, err = c.dial(ctx); err != nil {
+			return resp.Value{}, err
+		}
+	}
+	v, err := cn.do(ctx, c.cfg.Timeout, args...)
+	var re *ReplyError
+	if err != nil && !errors.As(err, &re) {
+		cn.nc.Close()
+		return v, err
+	}
+	select {
+	case c.idle <- cn:
+	default:
+		cn.nc.Close()
+	}
+	return v, err
+}
+
+// wrap names the backend and key in an error.
+func (c *Client) wrap(op string, key []byte, err error) error {
+	return fmt.Errorf("%s %s key %s: %w", op, c, hex.EncodeToString(key), err)
+}
+
+// Set stores value under key and returns the key the backend reports: the
+// same key, or in a sequential namespace (empty key) the new id.
+func (c *Client) Set(ctx context.Context, key, value []byte) ([]byte, error) {
+	v, err := c.call(ctx, []byte("SET"), key, value)
+	if err != nil {
+		return nil, c.wrap("SET", key, err)
+	}
+	switch {
+	case v.Kind == '$' && v.Null:
+		return key, nil // unchanged: the value was already stored
+	case v.Kind == '$':
+		return v.Str, nil
+	}
+	return nil, c.wrap("SET", key, fmt.Errorf("unexpected reply %s", v))
+}
+
+// Get returns the value of key, or ErrNotFound.
+func (c *Client) Get(ctx context.Context, key []byte) ([]byte, error) {
+	v, err := c.call(ctx, []byte("GET"), key)
+	switch {
+	case err != nil:
+		return nil, c.wrap("GET", key, classify(err))
+	case v.Kind == '$' && v.Null:
+		return nil, c.wrap("GET", key, ErrNotFound)
+	case v.Kind == '$':
+		return v.Str, nil
+	}
+	return nil, c.wrap("GET", key, fmt.Errorf("unexpected reply %s", v))
+}
+
+// Delete removes key; a missing key is ErrNotFound.
+func (c *Client) Delete(ctx context.Context, key []byte) error {
+	_, err := c.call(ctx, []byte("DEL"), key)
+	if err != nil {
+		return c.wrap("DEL", key, classify(err))
+	}
+	return nil
+}
+
+// Hash asks the backend for the BLAKE3-256 of key's value (zdb's HASH), so
+// the value need not be downloaded. 0-db lacks the command: the error then
+// wraps a *ReplyError and the caller reads the value instead.
+func (c *Client) Hash(ctx context.Context, key []byte) ([32]byte, error) {
+	var sum [32]byte
+	v, err := c.call(ctx, []byte("HASH"), key)
+	switch {
+	case err != nil:
+		return sum, c.wrap("HASH", key, classify(err))
+	case v.Kind == '$' && v.Null:
+		return sum, c.wrap("HASH", key, ErrNotFound)
+	case v.Kind == '$' && len(v.Str) == 64:
+		if _, err := hex.Decode(sum[:], v.Str); err == nil {
+			return sum, nil
+		}
+	}
+	return sum, c.wrap("HASH", key, fmt.Errorf("unexpected reply %s", v))
+}
+
+// NSInfo returns the namespace's NSINFO fields.
+func (c *Client) NSInfo(ctx context.Context) (map[string]string, error) {
+	v, err := c.call(ctx, []byte("NSINFO"), []byte(c.cfg.Namespace))
+	if err != nil {
+		return nil, fmt.Errorf("NSINFO %s: %w", c, err)
+	}
+	if v.Kind != '$' || v.Null {
+		return nil, fmt.Errorf("NSINFO %s: unexpected reply %s", c, v)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(v.Str), "\n") {
+		if k, val, ok := strings.Cut(line, ": "); ok {
+			out[k] = val
+		}
+	}
+	return out, nil
+}
+
+// classify turns the backend's error texts into sentinel errors.
+func classify(err error) error {
+	var re *ReplyError
+	if errors.As(err, &re) {
+		switch re.Msg {
+		case "Key not found":
+			return fmt.Errorf("%w (%v)", ErrNotFound, err)
+		case "Data corrupted":
+			return fmt.Errorf("%w (%v)", ErrCorrupt, err)
+		}
+	}
+	return err
+}

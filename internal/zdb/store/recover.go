@@ -123,7 +123,7 @@ func (s *Store) scanData(f *dataFile, last bool) error {
 			// header reached the disk, its value did not): a torn tail,
 			// unless good records follow it.
 			end := bad.off + int64(bad.hdr.Len())
-			if end >= size || resync(f.f, end-1, size) < 0 {
+			if end >= size || resync(f.f, end-1, size, true) < 0 {
 				bad.hdr, bad.torn = nil, true
 			}
 		}
@@ -140,7 +140,7 @@ func (s *Store) scanData(f *dataFile, last bool) error {
 		}
 		next := int64(-1)
 		if !(last && bad.torn) {
-			next = resync(f.f, bad.off, size)
+			next = resync(f.f, bad.off, size, false)
 		}
 		if next < 0 && last {
 			s.opts.Logger.Warn("cutting torn tail of data file", "file", dataName(s.opts.DataDir, f.id),

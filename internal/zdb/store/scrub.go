@@ -123,7 +123,7 @@ func (s *Store) scrubFile(ctx context.Context, f *dataFile, rate int64, start ti
 			off = bad.off + int64(bad.hdr.Len()) // only the value is damaged
 			continue
 		}
-		next := resync(f.f, bad.off, size)
+		next := resync(f.f, bad.off, size, false)
 		if next < 0 {
 			return nil
 		}

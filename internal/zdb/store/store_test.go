@@ -224,3 +224,39 @@ func TestDamagedValueAtRecovery(t *testing.T) {
 		t.Fatalf("stats: torn %d corrupt %d", st.RecoveredTorn, st.RecoveredCorrupt)
 	}
 }
+
+// After a record whose header is damaged, recovery must pick up the next
+// record even when that one's value is damaged too: its key then reports
+// the damage instead of going back to an older version.
+func TestHeaderDamageThenValueDamage(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, ModeUser)
+	set(t, s, "v", "old-version")
+	if err := s.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	set(t, s, "h", "header-will-break")
+	set(t, s, "v", "new-version")
+	set(t, s, "tail", "keeps-the-file-going")
+	info, _ := s.Stat([]byte("h"))
+	flipValueByte(t, dir, s, "v")
+	s.Close()
+	f, _ := os.OpenFile(dataName(dir, info.File), os.O_RDWR, 0)
+	b := []byte{0}
+	f.ReadAt(b, int64(info.Offset)+5) // inside the value length: header CRC fails
+	b[0] ^= 0x10
+	f.WriteAt(b, int64(info.Offset)+5)
+	f.Close()
+	hints, _ := listIDs(dir, hintPrefix, hintSuffix)
+	for _, id := range hints {
+		os.Remove(hintName(dir, id))
+	}
+	s = openT(t, dir, ModeUser)
+	defer s.Close()
+	if v, err := get(t, s, "v"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v: got %q, %v; want ErrCorrupt, not the old version", v, err)
+	}
+	if v, err := get(t, s, "tail"); err != nil || v != "keeps-the-file-going" {
+		t.Fatalf("tail: %q %v", v, err)
+	}
+}

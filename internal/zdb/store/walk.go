@@ -85,9 +85,11 @@ func walkValues(f *os.File, from, end int64, fn func(off int64, h record.Header,
 	return nil
 }
 
-// resync looks for the next offset in (from, end) where a whole valid record
-// starts, after damage at from. It returns -1 if there is none.
-func resync(f *os.File, from, end int64) int64 {
+// resync looks for the next offset in (from, end) where a record starts,
+// after damage at from: one whose header and key verify (its value may be
+// damaged too: the caller indexes and reports it), or with whole set, a
+// fully valid one. It returns -1 if there is none.
+func resync(f *os.File, from, end int64, whole bool) int64 {
 	const chunk = 1 << 20
 	buf := make([]byte, chunk+record.HeaderSize)
 	for base := from + 1; base < end; base += chunk {
@@ -97,7 +99,7 @@ func resync(f *os.File, from, end int64) int64 {
 				continue
 			}
 			cand := base + int64(i)
-			if validAt(f, cand, end) {
+			if validAt(f, cand, end, whole) {
 				return cand
 			}
 		}
@@ -105,13 +107,17 @@ func resync(f *os.File, from, end int64) int64 {
 	return -1
 }
 
-// validAt reports whether a whole valid record starts at off.
-func validAt(f *os.File, off, end int64) bool {
+// validAt reports whether a record whose header verifies (and, with whole,
+// its value too) starts at off and ends by end.
+func validAt(f *os.File, off, end int64, whole bool) bool {
 	hdr := make([]byte, record.HeaderSize+record.MaxKeySize)
 	n, _ := f.ReadAt(hdr, off)
 	h, _, err := record.DecodeHeader(hdr[:n])
 	if err != nil || off+int64(h.Len()) > end {
 		return false
+	}
+	if !whole {
+		return true
 	}
 	rec := make([]byte, h.Len())
 	if _, err := f.ReadAt(rec, off); err != nil {

@@ -22,62 +22,53 @@ func parseTime(b []byte) (int64, bool) {
 	return n * 1e9, true
 }
 
+// writeArgs runs the checks SET and DEL share, in 0-db's order: an extra
+// trailing timestamp (admin only) or else plain arguments (plain of them,
+// empty ones allowed for SET, not for DEL), the key length (keyMsg when too
+// long), write access. It returns the timestamp (0: now) and the namespace's
+// worm flag.
+func (c *conn) writeArgs(args [][]byte, plain int, allowEmpty bool, keyMsg string) (t int64, worm, ok bool) {
+	switch {
+	case len(args) == plain+1:
+		if !c.requireAdmin() {
+			return 0, false, false
+		}
+		if t, ok = parseTime(args[plain]); !ok {
+			c.replyErr(msgInvalidArg)
+			return 0, false, false
+		}
+	case allowEmpty && len(args) != plain:
+		c.replyErr(msgUnexpectedArgs)
+		return 0, false, false
+	case !allowEmpty && !c.exact(args, plain):
+		return 0, false, false
+	}
+	if len(args[1]) > record.MaxKeySize {
+		c.replyErr(keyMsg)
+		return 0, false, false
+	}
+	if !c.canWrite() {
+		return 0, false, false
+	}
+	c.ns.mu.RLock()
+	worm = c.ns.set.Worm
+	c.ns.mu.RUnlock()
+	return t, worm, true
+}
+
 // cmdSet: SET <key> <value> [timestamp]. The write joins the connection's
 // batch; the reply comes when the batch is written.
 func cmdSet(c *conn, args [][]byte) {
-	var t int64
-	if len(args) == 4 {
-		if !c.requireAdmin() {
-			return
-		}
-		var ok bool
-		if t, ok = parseTime(args[3]); !ok {
-			c.replyErr(msgInvalidArg)
-			return
-		}
-	} else if len(args) != 3 {
-		c.replyErr(msgUnexpectedArgs)
-		return
+	if t, worm, ok := c.writeArgs(args, 3, true, msgKeyTooLarge); ok {
+		c.queueWrite(args[1], args[2], false, worm, t)
 	}
-	if len(args[1]) > record.MaxKeySize {
-		c.replyErr(msgKeyTooLarge)
-		return
-	}
-	if !c.canWrite() {
-		return
-	}
-	c.ns.mu.RLock()
-	worm := c.ns.set.Worm
-	c.ns.mu.RUnlock()
-	c.queueWrite(args[1], args[2], false, worm, t)
 }
 
 // cmdDel: DEL <key> [timestamp].
 func cmdDel(c *conn, args [][]byte) {
-	var t int64
-	if len(args) == 3 {
-		if !c.requireAdmin() {
-			return
-		}
-		var ok bool
-		if t, ok = parseTime(args[2]); !ok {
-			c.replyErr(msgInvalidArg)
-			return
-		}
-	} else if !c.exact(args, 2) {
-		return
+	if t, worm, ok := c.writeArgs(args, 2, false, msgInvalidKey); ok {
+		c.queueWrite(args[1], nil, true, worm, t)
 	}
-	if len(args[1]) > record.MaxKeySize {
-		c.replyErr(msgInvalidKey)
-		return
-	}
-	if !c.canWrite() {
-		return
-	}
-	c.ns.mu.RLock()
-	worm := c.ns.set.Worm
-	c.ns.mu.RUnlock()
-	c.queueWrite(args[1], nil, true, worm, t)
 }
 
 // keyArg runs the checks shared by single-key reads.

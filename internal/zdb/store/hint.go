@@ -39,9 +39,6 @@ func (s *Store) queueHint(f *dataFile) {
 	}
 }
 
-// startHint is queueHint for a file sealed while the store runs.
-func (s *Store) startHint(f *dataFile) { s.queueHint(f) }
-
 // hintLoop writes queued hints until the store closes.
 func (s *Store) hintLoop() {
 	defer s.bg.Done()

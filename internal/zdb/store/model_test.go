@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+
+	"github.com/zerostor/zerostor/internal/zdb/index"
 	"time"
 )
 
@@ -52,7 +54,7 @@ func runModel(t *testing.T, rng *rand.Rand, mode Mode, steps int) {
 			if len(seqIDs) == 0 || rng.Intn(4) == 0 {
 				return nil
 			}
-			return SeqKey(seqIDs[rng.Intn(len(seqIDs))])
+			return index.SeqKey(seqIDs[rng.Intn(len(seqIDs))])
 		}
 		return []byte(fmt.Sprintf("key-%d", rng.Intn(200)))
 	}
@@ -109,7 +111,7 @@ func runModel(t *testing.T, rng *rand.Rand, mode Mode, steps int) {
 				}
 				key := op.Key
 				if mode == ModeSeq && key == nil {
-					key = SeqKey(res[j].ID)
+					key = index.SeqKey(res[j].ID)
 					seqIDs = append(seqIDs, res[j].ID)
 				}
 				model[string(key)] = op.Value

@@ -160,9 +160,6 @@ func (s *Store) Hash(key []byte) ([32]byte, error) {
 	return blake3.Sum256(val), nil
 }
 
-// Checksum is the value checksum zdb stores (CRC32C).
-func Checksum(b []byte) uint32 { return record.Checksum(b) }
-
 // Raw is one record read by position (HISTORY, DATA RAW, scans).
 type Raw struct {
 	Header record.Header

@@ -256,9 +256,6 @@ func (s *Store) History(key []byte, file uint32, off uint32) (Raw, error) {
 	return raw, nil
 }
 
-// SeqKey is the wire key of a sequential id.
-func SeqKey(id uint64) []byte { return index.SeqKey(id) }
-
 // Keys returns up to limit live keys for which match is true (KSCAN), in
 // no particular order.
 func (s *Store) Keys(match func([]byte) bool, limit int) [][]byte {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/zerostor/zerostor/internal/zdb/index"
 )
 
 func openT(t *testing.T, dir string, mode Mode) *Store {
@@ -127,10 +129,10 @@ func TestSeqAndScan(t *testing.T) {
 			t.Fatalf("id %d", r.ID)
 		}
 	}
-	if r := set(t, s, string(SeqKey(9)), "x"); !errors.Is(r.Err, ErrBadKey) {
+	if r := set(t, s, string(index.SeqKey(9)), "x"); !errors.Is(r.Err, ErrBadKey) {
 		t.Fatalf("update of unknown id: %+v", r)
 	}
-	set(t, s, string(SeqKey(1)), "new1")
+	set(t, s, string(index.SeqKey(1)), "new1")
 	ents, err := s.Scan(nil, false, 100, 1e9)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +146,7 @@ func TestSeqAndScan(t *testing.T) {
 		t.Fatalf("scan %v", got)
 	}
 	rev, _ := s.Scan(nil, true, 2, 1e9)
-	if len(rev) != 2 || !bytes.Equal(rev[0].Key, SeqKey(1)) {
+	if len(rev) != 2 || !bytes.Equal(rev[0].Key, index.SeqKey(1)) {
 		t.Fatalf("rscan %v", rev)
 	}
 	more, err := s.Scan(&rev[1].Cursor, true, 100, 1e9)

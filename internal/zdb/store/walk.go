@@ -10,9 +10,6 @@ import (
 	"github.com/zerostor/zerostor/internal/zdb/record"
 )
 
-// errStop ends a walk early without error.
-var errStop = errors.New("stop")
-
 // badRecordError reports where a walk met a record it could not decode.
 type badRecordError struct {
 	off   int64
@@ -75,9 +72,6 @@ func walkValues(f *os.File, from, end int64, fn func(off int64, h record.Header,
 			return bad
 		}
 		if err := fn(off, h, key, val); err != nil {
-			if err == errStop {
-				return nil
-			}
 			return err
 		}
 		off += int64(n)

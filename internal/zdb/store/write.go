@@ -361,7 +361,7 @@ func (s *Store) rotateLocked() (func(), error) {
 	s.active = nf
 	s.lastLen = 0
 	s.dirty[nf.id] = struct{}{}
-	s.startHint(old)
+	s.queueHint(old)
 	prev, next := old.id, nf.id
 	dirty := s.dirtyLocked()
 	return func() {

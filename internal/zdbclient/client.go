@@ -144,9 +144,15 @@ func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (
 	return v, nil
 }
 
+// ctxErr reports an I/O error caused by the context as the context's
+// error. The socket deadline equals the context's, so the read can time
+// out an instant before the context itself notices its deadline.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 	}
 	return err
 }

@@ -156,6 +156,23 @@ func (c *Codec) Encode(key Key, salt uint32, idx uint64, plain []byte) ([][]byte
 // returned in bad, so the caller can have them repaired. It needs k good
 // shards; the result is authenticated (GCM) before it is returned.
 func (c *Codec) Decode(key Key, salt uint32, m BlockMeta, shards [][]byte) (plain []byte, bad []int, err error) {
+	return c.decode(key, salt, m, shards, true)
+}
+
+// DecodeVerified is Decode for shards the caller has already checked
+// against m.ShardHashes (a reader verifies each shard as it arrives, to
+// replace a bad one at once): it skips hashing them a second time.
+func (c *Codec) DecodeVerified(key Key, salt uint32, m BlockMeta, shards [][]byte) ([]byte, error) {
+	plain, _, err := c.decode(key, salt, m, shards, false)
+	return plain, err
+}
+
+// ShardOK reports whether shard i of a block matches its recorded hash.
+func ShardOK(m *BlockMeta, i int, shard []byte) bool {
+	return i >= 0 && i < len(m.ShardHashes) && len(shard) == m.ShardLen && blake3.Sum256(shard) == m.ShardHashes[i]
+}
+
+func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verify bool) (plain []byte, bad []int, err error) {
 	k, n := c.p.K, c.p.K+c.p.M
 	if len(shards) != n || len(m.ShardHashes) != n || m.ShardLen < 1 || m.SealedLen < 0 || m.SealedLen > k*m.ShardLen ||
 		m.PlainLen < 0 || m.PlainLen > MaxBlockSize {
@@ -166,7 +183,7 @@ func (c *Codec) Decode(key Key, salt uint32, m BlockMeta, shards [][]byte) (plai
 	for i, s := range shards {
 		switch {
 		case s == nil:
-		case len(s) != m.ShardLen || blake3.Sum256(s) != m.ShardHashes[i]:
+		case len(s) != m.ShardLen || verify && blake3.Sum256(s) != m.ShardHashes[i]:
 			bad = append(bad, i)
 		default:
 			work[i] = s

@@ -10,8 +10,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zerostor/zerostor/internal/resp"
@@ -166,8 +168,10 @@ func (c *Client) call(ctx context.Context, args ...[]byte) (resp.Value, error) {
 	default:
 	}
 	var cn *conn
+	reused := false
 	select {
 	case cn = <-c.idle:
+		reused = true
 	default:
 		var err error
 		if cn, err = c.dial(ctx); err != nil {
@@ -178,7 +182,18 @@ func (c *Client) call(ctx context.Context, args ...[]byte) (resp.Value, error) {
 	var re *ReplyError
 	if err != nil && !errors.As(err, &re) {
 		cn.nc.Close()
-		return v, err
+		if !reused || ctx.Err() != nil || !staleConn(err) {
+			return v, err
+		}
+		// An idle connection the backend closed meanwhile (it restarted,
+		// or timed the connection out): try once on a fresh one.
+		if cn, err = c.dial(ctx); err != nil {
+			return resp.Value{}, err
+		}
+		if v, err = cn.do(ctx, c.cfg.Timeout, args...); err != nil && !errors.As(err, &re) {
+			cn.nc.Close()
+			return v, err
+		}
 	}
 	select {
 	case c.idle <- cn:
@@ -281,4 +296,53 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// ScanEntry is one key a SCAN batch returned.
+type ScanEntry struct {
+	Key       []byte
+	Size      int64
+	Timestamp time.Time
+}
+
+// Scan returns the next batch of live keys after cursor (nil: from the
+// start) in write order, and the cursor to continue from. The end of the
+// namespace is an empty batch with a nil cursor.
+func (c *Client) Scan(ctx context.Context, cursor []byte) ([]ScanEntry, []byte, error) {
+	args := [][]byte{[]byte("SCAN")}
+	if cursor != nil {
+		args = append(args, cursor)
+	}
+	v, err := c.call(ctx, args...)
+	var re *ReplyError
+	if errors.As(err, &re) && re.Msg == "No more data" {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("SCAN %s: %w", c, err)
+	}
+	bad := func() ([]ScanEntry, []byte, error) {
+		return nil, nil, fmt.Errorf("SCAN %s: unexpected reply %s", c, v)
+	}
+	if v.Kind != '*' || len(v.Array) != 2 || v.Array[0].Kind != '$' || v.Array[1].Kind != '*' {
+		return bad()
+	}
+	items := v.Array[1].Array
+	out := make([]ScanEntry, 0, len(items))
+	for _, it := range items {
+		if it.Kind != '*' || len(it.Array) != 3 || it.Array[0].Kind != '$' {
+			return bad()
+		}
+		out = append(out, ScanEntry{Key: it.Array[0].Str, Size: it.Array[1].Int, Timestamp: time.Unix(it.Array[2].Int, 0)})
+	}
+	if len(out) == 0 {
+		return nil, nil, nil
+	}
+	return out, v.Array[0].Str, nil
+}
+
+// staleConn reports errors that mean the peer had closed the connection
+// before the request: safe to retry on a new connection.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }

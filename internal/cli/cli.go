@@ -1,0 +1,306 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Env is the outside world of one run: streams, environment, terminal.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; nil means no variables.
+	Getenv func(string) string
+	// StderrTTY enables progress bars (stderr is a terminal).
+	StderrTTY bool
+	// Version is what `zstor version` reports; empty: from build info.
+	Version string
+}
+
+// OSEnv is the process's own environment.
+func OSEnv() Env {
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+func (e Env) getenv(k string) string {
+	if e.Getenv == nil {
+		return ""
+	}
+	return e.Getenv(k)
+}
+
+// Environment variables.
+const (
+	// EnvConfig is the config file when -c is not given.
+	EnvConfig = "ZSTOR_CONFIG"
+	// DefaultConfig is the config file when neither -c nor $ZSTOR_CONFIG
+	// is given, as in 0-stor.
+	DefaultConfig = "zstor.toml"
+)
+
+// globals are the options every command takes, before or after its name.
+type globals struct {
+	env      Env
+	config   string
+	json     bool
+	logLevel string
+	logFile  string
+	log      *slog.Logger
+	closers  []io.Closer
+}
+
+func (g *globals) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&g.config, "c", g.config, "config `file` (default $"+EnvConfig+", else "+DefaultConfig+")")
+	fs.StringVar(&g.config, "config", g.config, "config `file`")
+	fs.BoolVar(&g.json, "json", g.json, "machine-readable output (JSON)")
+	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (default warn; info for monitor and up)")
+	fs.StringVar(&g.logFile, "log-file", g.logFile, "write logs to `file` instead of stderr")
+	fs.StringVar(&g.logFile, "log_file", g.logFile, "same as --log-file (0-stor's spelling)")
+}
+
+// command is one subcommand.
+type command struct {
+	name     string
+	args     string // synopsis after the name, e.g. "-f FILE [-k KEY]"
+	short    string
+	long     string
+	addFlags func(fs *flag.FlagSet)
+	run      func(ctx context.Context, g *globals, args []string) error
+	// defaultLog is the log level when --log-level is not given.
+	defaultLog string
+}
+
+func commands() []*command {
+	return []*command{
+		newStoreCommand(), newRetrieveCommand(), newCheckCommand(), newRebuildCommand(),
+		newStatusCommand(), newTestCommand(), newMonitorCommand(),
+		newListCommand(), newStatCommand(), newDeleteCommand(),
+		newRecoverCommand(), newSweepCommand(), newUpCommand(), newVersionCommand(),
+	}
+}
+
+// Run runs the command line args (without the program name) and returns
+// the exit code. ctx is canceled to interrupt (SIGINT, SIGTERM).
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	g := &globals{env: env}
+	defer g.close()
+	cmds := commands()
+
+	top := flag.NewFlagSet("zstor", flag.ContinueOnError)
+	top.SetOutput(env.Stderr)
+	g.addFlags(top)
+	top.Usage = func() { usage(env.Stderr, top, cmds) }
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	rest := top.Args()
+	if len(rest) == 0 {
+		usage(env.Stderr, top, cmds)
+		return ExitUsage
+	}
+	name := rest[0]
+	if name == "help" {
+		if len(rest) > 1 {
+			if c := find(cmds, rest[1]); c != nil {
+				fs := c.flagSet(g)
+				fs.SetOutput(env.Stdout)
+				fs.Usage()
+				return ExitOK
+			}
+		}
+		usage(env.Stdout, top, cmds)
+		return ExitOK
+	}
+	c := find(cmds, name)
+	if c == nil {
+		fmt.Fprintf(env.Stderr, "zstor: unknown command %q\nRun 'zstor help' for the list of commands.\n", name)
+		return ExitUsage
+	}
+	fs := c.flagSet(g)
+	pos, err := parseInterspersed(fs, rest[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if err := g.setupLog(c.defaultLog); err != nil {
+		return g.fail(c, err)
+	}
+	if err := c.run(ctx, g, pos); err != nil {
+		return g.fail(c, err)
+	}
+	return ExitOK
+}
+
+func find(cmds []*command, name string) *command {
+	i := slices.IndexFunc(cmds, func(c *command) bool { return c.name == name })
+	if i < 0 {
+		return nil
+	}
+	return cmds[i]
+}
+
+func (c *command) flagSet(g *globals) *flag.FlagSet {
+	fs := flag.NewFlagSet("zstor "+c.name, flag.ContinueOnError)
+	fs.SetOutput(g.env.Stderr)
+	if c.addFlags != nil {
+		c.addFlags(fs)
+	}
+	// Global flags work after the command name too.
+	cmdFlags := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { cmdFlags[f.Name] = true })
+	g.addFlags(fs)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: zstor [global flags] %s %s\n\n%s\n", c.name, c.args, c.short)
+		if c.long != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.long))
+		}
+		if len(cmdFlags) > 0 {
+			fmt.Fprintf(w, "\nFlags:\n")
+			printFlags(w, fs, func(name string) bool { return cmdFlags[name] })
+		}
+		fmt.Fprintf(w, "\nGlobal flags:\n")
+		printFlags(w, fs, func(name string) bool { return !cmdFlags[name] })
+	}
+	return fs
+}
+
+// printFlags prints the flags that keep selects, with their aliases
+// (flags sharing a usage text's variable are listed once).
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !keep(f.Name) {
+			return
+		}
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		typ, help := flag.UnquoteUsage(f)
+		line := "  " + dash + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			help += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%-28s %s\n", line, help)
+	})
+}
+
+func usage(w io.Writer, top *flag.FlagSet, cmds []*command) {
+	fmt.Fprintf(w, "Usage: zstor [-c CONFIG] [--json] [--log-level L] COMMAND [flags]\n\n")
+	fmt.Fprintf(w, "zstor stores files dispersed, encrypted and erasure-coded over zdb backends.\n\nCommands:\n")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "\nGlobal flags:\n")
+	printFlags(w, top, func(string) bool { return true })
+	fmt.Fprintf(w, "\nRun 'zstor help COMMAND' for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 not found.\n")
+}
+
+// parseInterspersed parses flags wherever they are among the positional
+// arguments (until a "--").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (g *globals) setupLog(def string) error {
+	level := g.logLevel
+	if level == "" {
+		level = def
+	}
+	if level == "" {
+		level = "warn"
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return usageErrorf("bad --log-level %q (want debug, info, warn or error)", level)
+	}
+	var w io.Writer = g.env.Stderr
+	if g.logFile != "" {
+		f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("log file: %w", err)
+		}
+		g.closers = append(g.closers, f)
+		w = f
+	}
+	g.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+	return nil
+}
+
+func (g *globals) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i].Close()
+	}
+}
+
+// version is the build's version: the module version or VCS revision.
+func (g *globals) version() string {
+	if g.env.Version != "" {
+		return g.env.Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return bi.Main.Version
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}

@@ -1,0 +1,218 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Defaults and bounds.
+const (
+	// DefaultBlockSize is the block size when block_size is absent or 0.
+	DefaultBlockSize ByteSize = 4 * MiB
+	// MinBlockSize and MaxBlockSize bound block_size.
+	MinBlockSize ByteSize = 64 * KiB
+	MaxBlockSize ByteSize = 64 * MiB
+	// MaxShards bounds expected_shards (Reed-Solomon over GF(2^8)).
+	MaxShards = 256
+	// DefaultNamespace is the 0-db namespace of a backend without one.
+	DefaultNamespace = "default"
+	// DefaultCompression is the compression when [compression] is absent.
+	DefaultCompression = "zstd"
+	// DefaultEncryption is the encryption algorithm when none is given.
+	DefaultEncryption = "AES"
+	// DefaultMetaPrefix is the key prefix of metadata copies when
+	// meta.config.prefix is empty (applied by the client, not stored).
+	DefaultMetaPrefix = "zstor"
+	// MetaTypeZdb is the only remote metadata type: encrypted copies of the
+	// metadata on 0-db namespaces in user mode.
+	MetaTypeZdb = "zdb"
+)
+
+// Environment variables read by this package.
+const (
+	// EnvKey holds the master key (64 hex characters); it overrides
+	// encryption.key and encryption.key_file.
+	EnvKey = "ZSTOR_KEY"
+	// EnvMetaDir is the default meta_dir.
+	EnvMetaDir = "ZSTOR_META_DIR"
+)
+
+// Config is zstor's configuration. Field comments name the TOML key; see the
+// package documentation for every key, its default and its bounds.
+//
+// Config holds secrets (the master key, backend passwords): its String,
+// GoString and Format methods redact them, so printing a Config, or any part
+// of it, with fmt never shows them.
+type Config struct {
+	MinimalShards   int // minimal_shards (k): shards needed to read a block
+	ExpectedShards  int // expected_shards (N = k+m): shards written per block
+	RedundantGroups int // redundant_groups: groups that may be lost
+	RedundantNodes  int // redundant_nodes: backends per group that may be lost
+
+	Root              string // root: virtual root stripped from stored paths
+	Socket            string // socket: unix socket of the daemon
+	PrometheusPort    int    // prometheus_port: 0 disables metrics
+	ZdbDataDirPath    string // zdb_data_dir_path: local 0-db data dir to watch
+	MaxZdbDataDirSize int64  // max_zdb_data_dir_size: MiB
+
+	Encryption  Encryption  // [encryption]
+	Compression Compression // [compression]
+	Meta        Meta        // [meta]
+	Groups      []Group     // [[groups]]
+
+	MetaDir     string    // meta_dir: directory of the local metadata store
+	BlockSize   ByteSize  // block_size
+	WriteQuorum int       // write_quorum: acknowledged shards per block
+	Placement   Placement // [placement]
+
+	// Legacy holds 0-stor keys zstor accepts but does not use.
+	Legacy Legacy
+}
+
+// Encryption is [encryption] (and [meta.config.encryption]).
+type Encryption struct {
+	Algorithm string // algorithm: "AES" (AES-256-GCM)
+	Key       string // key: 64 hex characters (secret)
+	KeyFile   string // key_file: file holding the key (hex or 32 raw bytes)
+}
+
+// Compression is [compression].
+type Compression struct {
+	Algorithm string // algorithm: "zstd", "snappy" or "none"
+}
+
+// Meta is [meta]: where copies of the metadata go besides meta_dir.
+type Meta struct {
+	Type   string     // type: "zdb", or "" for none
+	Config MetaConfig // [meta.config]
+}
+
+// MetaConfig is [meta.config].
+type MetaConfig struct {
+	Prefix     string     // prefix: key prefix of the metadata copies
+	Encryption Encryption // [meta.config.encryption]: key of the copies
+	Backends   []Backend  // [[meta.config.backends]]
+}
+
+// Group is one [[groups]] entry: backends that share a failure domain.
+type Group struct {
+	Name     string            // name, default "group-<index>"
+	Labels   map[string]string // [groups.labels]
+	Backends []Backend         // [[groups.backends]]
+}
+
+// Backend is one 0-db namespace.
+type Backend struct {
+	Address   string            // address: host:port or /unix/socket/path
+	Namespace string            // namespace, default "default"
+	Password  string            // password (secret)
+	Labels    map[string]string // [groups.backends.labels]
+}
+
+// Placement is [placement]: selectors ("key=value") on the labels of groups
+// and backends.
+type Placement struct {
+	Pin     []string // pin: only backends matching every selector
+	Exclude []string // exclude: never backends matching any selector
+}
+
+// Legacy holds keys of 0-stor_v2 that zstor accepts so that a 0-stor file
+// loads unchanged, but ignores. They are kept so Marshal writes them back.
+// wallet_secret and identity_mnemonic are accepted too but dropped at once:
+// zstor never holds or writes those secrets.
+type Legacy struct {
+	ZdbIndexDirPath string // zdb_index_dir_path
+	ZdbfsMountpoint string // zdbfs_mountpoint
+	PidFile         string // pid_file
+	Network         string // network
+	IdentityName    string // identity_name
+	IdentityEmail   string // identity_email
+	IdentityID      int64  // identity_id
+}
+
+// K is the number of data shards (minimal_shards).
+func (c *Config) K() int { return c.MinimalShards }
+
+// M is the number of parity shards (expected_shards - minimal_shards). It is
+// negative on a config that does not validate.
+func (c *Config) M() int { return c.ExpectedShards - c.MinimalShards }
+
+// BackendID identifies a backend as "address/namespace"; an empty namespace
+// counts as "default".
+func (c *Config) BackendID(b Backend) string {
+	ns := b.Namespace
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	return b.Address + "/" + ns
+}
+
+// GroupName is the name of group i: its name, or "group-<i>".
+func GroupName(g Group, i int) string {
+	if g.Name != "" {
+		return g.Name
+	}
+	return fmt.Sprintf("group-%d", i)
+}
+
+// EnsureDefaults fills in the defaults of unset fields. Parse calls it.
+func (c *Config) EnsureDefaults() {
+	if c.BlockSize == 0 {
+		c.BlockSize = DefaultBlockSize
+	}
+	c.Compression.Algorithm = strings.ToLower(c.Compression.Algorithm)
+	if c.Compression.Algorithm == "" {
+		c.Compression.Algorithm = DefaultCompression
+	}
+	if c.Encryption.Algorithm == "" {
+		c.Encryption.Algorithm = DefaultEncryption
+	}
+	if c.Meta.Config.Encryption.Algorithm == "" && (c.Meta.Config.Encryption.Key != "" || c.Meta.Config.Encryption.KeyFile != "") {
+		c.Meta.Config.Encryption.Algorithm = DefaultEncryption
+	}
+	c.Meta.Type = strings.ToLower(c.Meta.Type)
+	for i := range c.Groups {
+		c.Groups[i].Name = GroupName(c.Groups[i], i)
+		for j := range c.Groups[i].Backends {
+			if c.Groups[i].Backends[j].Namespace == "" {
+				c.Groups[i].Backends[j].Namespace = DefaultNamespace
+			}
+		}
+	}
+	for j := range c.Meta.Config.Backends {
+		if c.Meta.Config.Backends[j].Namespace == "" {
+			c.Meta.Config.Backends[j].Namespace = DefaultNamespace
+		}
+	}
+	if c.WriteQuorum == 0 {
+		c.WriteQuorum = defaultQuorum(c.MinimalShards, c.ExpectedShards)
+	}
+	if c.MetaDir == "" {
+		c.MetaDir = DefaultMetaDir()
+	}
+}
+
+// defaultQuorum is k+1 capped to N, or 0 when k and N make no sense.
+func defaultQuorum(k, n int) int {
+	if k < 1 || n < k {
+		return 0
+	}
+	return min(k+1, n)
+}
+
+// DefaultMetaDir is meta_dir when the file does not set it: $ZSTOR_META_DIR,
+// else $XDG_STATE_HOME/zstor, else ~/.local/state/zstor; "" if none is known.
+func DefaultMetaDir() string {
+	if d := os.Getenv(EnvMetaDir); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "zstor")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".local", "state", "zstor")
+	}
+	return ""
+}

@@ -1,0 +1,279 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// problems collects FieldErrors.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fieldErr(key, format, args...))
+}
+
+// Validate checks the whole configuration and reports every problem at once
+// (errors.Join of *FieldError, each naming its key; all match ErrInvalid).
+// It reads $ZSTOR_KEY and encryption.key_file to check the master key.
+func (c *Config) Validate() error {
+	var p problems
+	c.validateShards(&p)
+	c.validateGroups(&p)
+	c.validateEncryption(&p)
+	c.validateMeta(&p)
+
+	switch c.Compression.Algorithm {
+	case "zstd", "snappy", "none":
+	case "":
+		p.add("compression.algorithm", "missing (use zstd, snappy or none)")
+	default:
+		p.add("compression.algorithm", "unknown algorithm %q (use zstd, snappy or none; names are lower case)", c.Compression.Algorithm)
+	}
+	if c.BlockSize < MinBlockSize || c.BlockSize > MaxBlockSize {
+		p.add("block_size", "%s is out of bounds (%s to %s)", c.BlockSize, MinBlockSize, MaxBlockSize)
+	}
+	if c.MetaDir == "" {
+		p.add("meta_dir", "not set, and no default: set meta_dir, $%s or $HOME", EnvMetaDir)
+	}
+	if c.PrometheusPort < 0 || c.PrometheusPort > 65535 {
+		p.add("prometheus_port", "%d is not a port (0 to 65535; 0 disables metrics)", c.PrometheusPort)
+	}
+	if c.MaxZdbDataDirSize < 0 {
+		p.add("max_zdb_data_dir_size", "%d is negative", c.MaxZdbDataDirSize)
+	}
+	for i, s := range c.Placement.Pin {
+		if err := checkSelector(s); err != nil {
+			p.add(fmt.Sprintf("placement.pin[%d]", i), "%v", err)
+		}
+	}
+	for i, s := range c.Placement.Exclude {
+		if err := checkSelector(s); err != nil {
+			p.add(fmt.Sprintf("placement.exclude[%d]", i), "%v", err)
+		}
+	}
+	return errors.Join(p...)
+}
+
+func (c *Config) validateShards(p *problems) {
+	k, n := c.MinimalShards, c.ExpectedShards
+	kOK := k >= 1
+	if !kOK {
+		p.add("minimal_shards", "must be at least 1 (got %d)", k)
+	}
+	nOK := true
+	switch {
+	case n > MaxShards:
+		p.add("expected_shards", "%d exceeds the maximum of %d", n, MaxShards)
+		nOK = false
+	case kOK && n < k:
+		p.add("expected_shards", "%d is less than minimal_shards = %d (expected_shards counts all shards, data and parity)", n, k)
+		nOK = false
+	case !kOK && n < 1:
+		p.add("expected_shards", "must be at least 1 (got %d)", n)
+		nOK = false
+	}
+	if c.RedundantGroups < 0 {
+		p.add("redundant_groups", "%d is negative", c.RedundantGroups)
+	} else if len(c.Groups) > 0 && c.RedundantGroups >= len(c.Groups) {
+		p.add("redundant_groups", "%d: cannot lose that many of %d groups and still read the data", c.RedundantGroups, len(c.Groups))
+	}
+	if c.RedundantNodes < 0 {
+		p.add("redundant_nodes", "%d is negative", c.RedundantNodes)
+	}
+	if !kOK || !nOK {
+		return // write_quorum bounds depend on k and N
+	}
+	lo := k + 1
+	if n == k {
+		lo = k
+	}
+	if c.WriteQuorum < lo || c.WriteQuorum > n {
+		if lo == n {
+			p.add("write_quorum", "%d: must be %d with minimal_shards = %d and expected_shards = %d", c.WriteQuorum, n, k, n)
+		} else {
+			p.add("write_quorum", "%d is out of bounds (%d to %d, i.e. minimal_shards+1 to expected_shards)", c.WriteQuorum, lo, n)
+		}
+	}
+}
+
+func (c *Config) validateGroups(p *problems) {
+	if len(c.Groups) == 0 {
+		p.add("groups", "no groups: at least one [[groups]] with [[groups.backends]] is needed")
+		return
+	}
+	names := map[string]int{}
+	where := map[string]string{}
+	for i, g := range c.Groups {
+		gkey := fmt.Sprintf("groups[%d]", i)
+		name := GroupName(g, i)
+		if j, dup := names[name]; dup {
+			p.add(gkey+".name", "%q is also the name of groups[%d]", name, j)
+		} else {
+			names[name] = i
+		}
+		checkLabels(p, gkey+".labels", g.Labels)
+		if len(g.Backends) == 0 {
+			p.add(gkey+".backends", "group %q has no backends", name)
+		}
+		for j, b := range g.Backends {
+			bkey := fmt.Sprintf("%s.backends[%d]", gkey, j)
+			c.checkBackend(p, bkey, b)
+			id := c.BackendID(b)
+			if prev, dup := where[id]; dup {
+				p.add(bkey, "duplicate backend %s (also %s)", id, prev)
+			} else {
+				where[id] = bkey
+			}
+		}
+	}
+	if n := c.ExpectedShards; n > 0 && len(where) < n {
+		p.add("groups", "%d distinct backends (address/namespace) cannot hold expected_shards = %d shards of a block: add backends or lower expected_shards", len(where), n)
+	}
+}
+
+func (c *Config) checkBackend(p *problems, key string, b Backend) {
+	if err := checkAddress(b.Address); err != nil {
+		p.add(key+".address", "%v", err)
+	}
+	if err := checkNamespace(b.Namespace); err != nil {
+		p.add(key+".namespace", "%v", err)
+	}
+	checkLabels(p, key+".labels", b.Labels)
+}
+
+func (c *Config) validateEncryption(p *problems) {
+	before := len(*p)
+	checkEncryption(p, "encryption", c.Encryption)
+	if len(*p) > before {
+		return
+	}
+	if _, err := c.MasterKey(); err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// checkEncryption checks an [encryption] table without reading any file.
+func checkEncryption(p *problems, key string, e Encryption) {
+	if !validAlgorithm(e.Algorithm) {
+		p.add(key+".algorithm", "unknown algorithm %q (use AES, i.e. AES-256-GCM)", e.Algorithm)
+	}
+	if e.Key != "" && e.KeyFile != "" {
+		p.add(key+".key_file", "set key or key_file, not both")
+	}
+	if e.Key != "" {
+		if _, err := parseHexKey(e.Key); err != nil {
+			p.add(key+".key", "%v", err)
+		}
+	}
+}
+
+func validAlgorithm(a string) bool {
+	return strings.EqualFold(a, "AES") || strings.EqualFold(a, "AES-256-GCM")
+}
+
+func (c *Config) validateMeta(p *problems) {
+	mc := c.Meta.Config
+	switch c.Meta.Type {
+	case MetaTypeZdb:
+		if len(mc.Backends) == 0 {
+			p.add("meta.config.backends", "type %q needs at least one backend (0-stor uses 4)", MetaTypeZdb)
+		}
+	case "":
+		if len(mc.Backends) > 0 {
+			p.add("meta.type", "missing: set type = %q to use meta.config.backends", MetaTypeZdb)
+		}
+	default:
+		p.add("meta.type", "unknown type %q (only %q is supported; leave [meta] out to keep metadata copies on the data backends)", c.Meta.Type, MetaTypeZdb)
+	}
+	if e := mc.Encryption; e != (Encryption{}) {
+		checkEncryption(p, "meta.config.encryption", e)
+	}
+	seen := map[string]string{}
+	for j, b := range mc.Backends {
+		bkey := fmt.Sprintf("meta.config.backends[%d]", j)
+		c.checkBackend(p, bkey, b)
+		id := c.BackendID(b)
+		if prev, dup := seen[id]; dup {
+			p.add(bkey, "duplicate backend %s (also %s)", id, prev)
+		} else {
+			seen[id] = bkey
+		}
+	}
+}
+
+// checkAddress accepts host:port (IPv6 in brackets) and absolute unix socket
+// paths.
+func checkAddress(a string) error {
+	if a == "" {
+		return errors.New("missing")
+	}
+	if strings.HasPrefix(a, "/") {
+		if strings.ContainsRune(a, 0) {
+			return errors.New("unix socket path contains a NUL byte")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is neither host:port (IPv6 as [addr]:port) nor an absolute unix socket path", a)
+	}
+	if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", a, port)
+	}
+	if host == "" {
+		return fmt.Errorf("%q: missing host", a)
+	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q: %q is not an IPv6 address", a, host)
+		}
+		return nil
+	}
+	for _, r := range host {
+		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("%q: %q is not a host name or IP address", a, host)
+		}
+	}
+	return nil
+}
+
+func checkNamespace(ns string) error {
+	if ns == "" {
+		return nil // "default"
+	}
+	if len(ns) > 128 {
+		return fmt.Errorf("longer than 128 bytes")
+	}
+	for _, r := range ns {
+		if r == '/' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("%q contains %q", ns, r)
+		}
+	}
+	return nil
+}
+
+func checkLabels(p *problems, key string, labels map[string]string) {
+	for k := range labels {
+		if k == "" || strings.ContainsAny(k, "= \t\n") {
+			p.add(key, "label name %q must be non-empty, without '=' or spaces", k)
+		}
+	}
+}
+
+// checkSelector checks a placement selector: "key=value".
+func checkSelector(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	if !ok || k == "" || v == "" {
+		return fmt.Errorf("%q is not a key=value selector (e.g. \"country=BE\", \"group=g2\")", s)
+	}
+	if strings.ContainsAny(k, " \t") {
+		return fmt.Errorf("%q: label name %q contains a space", s, k)
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+// Package daemon is zstor's monitor daemon and its local API: a store
+// opened once and served over HTTP/1.1 on a unix socket (mode 0600), so
+// that command-line calls and front ends share one process holding the
+// metadata store's lock.
+//
+// # API
+//
+// Object keys are one path segment, every byte but [A-Za-z0-9_~-]
+// percent-encoded (so "/a/b" is %2Fa%2Fb). Bodies stream both ways;
+// nothing is buffered whole.
+//
+//	GET    /v1/ping                      {"service":"zstor","version":...,"pid":...}
+//	PUT    /v1/objects/KEY               body: the object; X-Zstor-Meta-NAME: user metadata
+//	                                     -> ObjectJSON
+//	GET    /v1/objects/KEY?offset=&length=
+//	                                     -> the bytes; object headers (below);
+//	                                        X-Zstor-Length: bytes in this body
+//	HEAD   /v1/objects/KEY               -> object headers
+//	DELETE /v1/objects/KEY               -> 204
+//	GET    /v1/list?prefix=&after=       -> JSON lines, one ObjectJSON each
+//	POST   /v1/check/KEY                 -> CheckJSON
+//	POST   /v1/rebuild/KEY               -> ObjectJSON
+//	GET    /v1/status                    -> [BackendJSON, ...]
+//	POST   /v1/recover                   -> {"restored":N}
+//	POST   /v1/sweep?grace=1h            -> SweepJSON
+//
+// Object headers: X-Zstor-Size, X-Zstor-Modified (RFC 3339), X-Zstor-
+// Checksum, X-Zstor-Version, X-Zstor-K, X-Zstor-M, X-Zstor-Blocks and one
+// X-Zstor-Meta-NAME per user metadata entry (name: lower-case letters,
+// digits and '-' kept, every other byte percent-encoded; value: printable
+// ASCII but '%' kept).
+//
+// Errors are {"error": "...", "kind": K} with K one of not_found,
+// invalid, unavailable, bad_key, corrupt, closed, canceled, internal, and
+// an HTTP status to match (404, 400, 503, 403, 422, 503, 499, 500); the
+// same JSON, percent-encoded, is in the X-Zstor-Error header (HEAD has no
+// body). The Client maps each kind back to zstor's sentinel error, so
+// errors.Is works through the daemon. A GET whose object fails after the
+// reply started ends its body early with the error in the X-Zstor-Error
+// trailer; a listing that fails mid-way ends with an error line.
+package daemon

@@ -1,0 +1,162 @@
+package zstor
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zerostor/zerostor/internal/zdbclient"
+)
+
+// backend is one configured zdb namespace, with what zstor has learned of
+// it: latency, failures and mode.
+type backend struct {
+	id     string // address/namespace, as in metadata
+	group  string
+	labels map[string]string
+	cl     *zdbclient.Client
+	seq    atomic.Bool // sequential-mode namespace: the backend picks keys
+
+	mu        sync.Mutex
+	ewma      time.Duration // of successful calls
+	lat       [64]time.Duration
+	latN      int
+	fails     int       // consecutive transport failures
+	downUntil time.Time // skip until then (cooldown after failures)
+	lastErr   string
+	full      bool
+	errs      int64
+	info      map[string]string
+	infoAt    time.Time
+	inflight  atomic.Int64
+}
+
+// downAfter consecutive failures mark a backend down for a cooldown;
+// a success clears it.
+const (
+	downAfter    = 2
+	downCooldown = 5 * time.Second
+)
+
+func (b *backend) observe(d time.Duration, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return // we gave up on it; says nothing about the backend
+		}
+		var re *zdbclient.ReplyError
+		if errors.As(err, &re) {
+			b.errs++
+			b.lastErr = err.Error()
+			if isFullReply(re.Msg) {
+				b.full = true
+			}
+			return // it answered: reachable
+		}
+		if errors.Is(err, zdbclient.ErrNotFound) || errors.Is(err, zdbclient.ErrCorrupt) {
+			b.errs++
+			return
+		}
+		b.errs++
+		b.fails++
+		b.lastErr = err.Error()
+		if b.fails >= downAfter {
+			b.downUntil = time.Now().Add(downCooldown)
+		}
+		return
+	}
+	b.fails = 0
+	b.downUntil = time.Time{}
+	if b.ewma == 0 {
+		b.ewma = d
+	} else {
+		b.ewma += (d - b.ewma) / 8
+	}
+	b.lat[b.latN%len(b.lat)] = d
+	b.latN++
+}
+
+func isFullReply(msg string) bool {
+	return strings.HasPrefix(msg, "No space")
+}
+
+// down reports whether the backend failed recently and should be skipped.
+func (b *backend) down() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Now().Before(b.downUntil)
+}
+
+func (b *backend) isFull() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.full
+}
+
+// latency returns the EWMA and p95 of recent successful calls (zero when
+// nothing was measured yet).
+func (b *backend) latency() (ewma, p95 time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(b.latN, len(b.lat))
+	if n == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(b.lat[:n])
+	slices.Sort(s)
+	return b.ewma, s[(n*95-1)/100]
+}
+
+// call runs fn against the backend and records its latency and outcome.
+func (b *backend) call(ctx context.Context, fn func(context.Context, *zdbclient.Client) error) error {
+	b.inflight.Add(1)
+	start := time.Now()
+	err := fn(ctx, b.cl)
+	b.inflight.Add(-1)
+	b.observe(time.Since(start), err)
+	return err
+}
+
+// refresh reads NSINFO: mode, size and limit. It is how a backend that was
+// down comes back.
+func (b *backend) refresh(ctx context.Context) error {
+	var info map[string]string
+	err := b.call(ctx, func(ctx context.Context, c *zdbclient.Client) (err error) {
+		info, err = c.NSInfo(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.seq.Store(info["mode"] == "sequential")
+	b.mu.Lock()
+	b.info, b.infoAt = info, time.Now()
+	limit, _ := strconv.ParseInt(info["data_limits_bytes"], 10, 64)
+	size, _ := strconv.ParseInt(info["data_size_bytes"], 10, 64)
+	b.full = limit > 0 && size >= limit
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *backend) status() BackendStatus {
+	ewma, p95 := b.latency()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := BackendStatus{
+		ID: b.id, Group: b.group, Latency: ewma, P95: p95, Errors: b.errs, LastError: b.lastErr,
+		Reachable: b.info != nil && !time.Now().Before(b.downUntil),
+	}
+	if b.info != nil {
+		st.Mode = b.info["mode"]
+		st.Entries, _ = strconv.ParseInt(b.info["entries"], 10, 64)
+		st.DataSize, _ = strconv.ParseInt(b.info["data_size_bytes"], 10, 64)
+		st.DataLimit, _ = strconv.ParseInt(b.info["data_limits_bytes"], 10, 64)
+	}
+	return st
+}

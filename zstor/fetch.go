@@ -1,0 +1,161 @@
+package zstor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zerostor/zerostor/internal/codec"
+	"github.com/zerostor/zerostor/internal/meta"
+	"github.com/zerostor/zerostor/internal/zdbclient"
+)
+
+// defaultHedge is how long a shard read may take before another backend is
+// asked too, while the backend's p95 is not known yet.
+const defaultHedge = 200 * time.Millisecond
+
+// candidate is one shard a read may use.
+type candidate struct {
+	shard int
+	b     *backend
+	key   []byte
+	score time.Duration
+}
+
+// candidates orders a block's stored shards for reading: healthy before
+// down, then by measured latency, with data shards before parity ones at
+// equal speed (they decode without reconstruction).
+func (c *Client) candidates(o *meta.Object, bi int) []candidate {
+	blk := &o.Blocks[bi]
+	out := make([]candidate, 0, len(blk.Shards))
+	for si, s := range blk.Shards {
+		if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
+			continue
+		}
+		b := c.byID[o.Backends[s.Backend]]
+		if b == nil {
+			continue
+		}
+		key := s.Key
+		if key == nil {
+			key = shardKey(o.Version, bi, si)
+		}
+		ewma, _ := b.latency()
+		score := ewma
+		if si >= o.Params.K {
+			score += score/2 + 50*time.Microsecond
+		}
+		if b.down() {
+			score += time.Hour
+		}
+		out = append(out, candidate{si, b, key, score})
+	}
+	slices.SortStableFunc(out, func(a, b candidate) int { return int(a.score - b.score) })
+	return out
+}
+
+// fetchBlock reads and decodes one block under the read rule: ask the k
+// best backends; a shard that fails, fails its hash, or is late (past its
+// backend's p95) makes another backend be asked; the first k verified
+// shards win.
+func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *codec.Codec, dk codec.Key) ([]byte, error) {
+	blk := &o.Blocks[bi]
+	k, n := o.Params.K, o.Params.K+o.Params.M
+	cands := c.candidates(o, bi)
+	type result struct {
+		ci   int
+		data []byte
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result, len(cands))
+	hedges := make(chan int, len(cands))
+	next, inflight := 0, 0
+	hedged := make([]bool, len(cands))
+	launch := func() bool {
+		if next >= len(cands) {
+			return false
+		}
+		ci := next
+		next++
+		inflight++
+		cd := cands[ci]
+		_, p95 := cd.b.latency()
+		wait := defaultHedge
+		if p95 > 0 {
+			wait = max(p95, time.Millisecond)
+		}
+		t := time.AfterFunc(wait, func() { hedges <- ci })
+		go func() {
+			var data []byte
+			ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+			defer cancel()
+			err := cd.b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+				data, err = cl.Get(ctx, cd.key)
+				return err
+			})
+			t.Stop()
+			results <- result{ci, data, err}
+		}()
+		return true
+	}
+	for range k {
+		launch()
+	}
+	shards := make([][]byte, n)
+	good := 0
+	var errs []string
+	for good < k {
+		if inflight == 0 && !launch() {
+			return nil, fmt.Errorf("%w: block %d: %d verified shards of %d needed: %s", codec.ErrNotEnough, bi, good, k, strings.Join(errs, "; "))
+		}
+		select {
+		case r := <-results:
+			inflight--
+			cd := cands[r.ci]
+			switch {
+			case r.err != nil:
+				errs = append(errs, fmt.Sprintf("shard %d: %v", cd.shard, r.err))
+				if errors.Is(r.err, zdbclient.ErrCorrupt) {
+					c.reportBad(o, bi, cd.shard, cd.b, r.err)
+				}
+				if !hedged[r.ci] {
+					launch()
+				}
+			case !codec.ShardOK(&blk.BlockMeta, cd.shard, r.data):
+				err := fmt.Errorf("shard %d on %s fails its checksum", cd.shard, cd.b.id)
+				errs = append(errs, err.Error())
+				c.reportBad(o, bi, cd.shard, cd.b, err)
+				if !hedged[r.ci] {
+					launch()
+				}
+			default:
+				shards[cd.shard] = r.data
+				good++
+			}
+		case ci := <-hedges:
+			if !hedged[ci] {
+				hedged[ci] = true
+				launch()
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	cancel()
+	plain, err := cdc.DecodeVerified(dk, o.Salt, blk.BlockMeta, shards)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", bi, err)
+	}
+	return plain, nil
+}
+
+// reportBad records a shard found damaged. Repair (the monitor) picks
+// these up; for now they are logged.
+func (c *Client) reportBad(o *meta.Object, bi, si int, b *backend, err error) {
+	c.log.Warn("bad shard", "key", o.Key, "version", o.Version.String(), "block", bi, "shard", si, "backend", b.id, "err", err)
+}

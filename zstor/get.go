@@ -1,0 +1,226 @@
+package zstor
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/zerostor/zerostor/internal/codec"
+	"github.com/zerostor/zerostor/internal/meta"
+)
+
+// Reader streams an object or a range of it. Blocks are fetched ahead in
+// parallel, a bounded number at a time. It is not safe for concurrent use.
+type Reader struct {
+	info   ObjectInfo
+	cancel context.CancelFunc
+	blocks chan *pending
+	cur    []byte
+	err    error
+	done   int64
+	prog   func(int64)
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+type pending struct {
+	ready chan struct{}
+	data  []byte
+	err   error
+}
+
+// open loads and authenticates an object's record: the Merkle root over
+// its blocks and the master key that wrapped its data key.
+func (c *Client) open(ctx context.Context, key string) (*meta.Object, codec.Key, error) {
+	var dk codec.Key
+	if err := c.check(); err != nil {
+		return nil, dk, err
+	}
+	if err := validKey(key); err != nil {
+		return nil, dk, err
+	}
+	o, err := c.store.Get(ctx, key)
+	if err != nil {
+		return nil, dk, translate(err)
+	}
+	if err := verifyRoot(o); err != nil {
+		return nil, dk, err
+	}
+	if o.KeyID != c.keyID {
+		return nil, dk, fmt.Errorf("%w: %q was stored under master key %s, this config has %s", ErrBadKey, key, hex.EncodeToString(o.KeyID[:]), hex.EncodeToString(c.keyID[:]))
+	}
+	dk, err = codec.UnwrapKey(c.master, o.WrappedKey)
+	if err != nil {
+		return nil, dk, fmt.Errorf("%w: %q: %w", ErrBadKey, key, err)
+	}
+	return o, dk, nil
+}
+
+func verifyRoot(o *meta.Object) error {
+	leaves := make([]codec.Hash, len(o.Blocks))
+	for i := range o.Blocks {
+		leaves[i] = o.Blocks[i].Leaf()
+	}
+	if codec.MerkleRoot(leaves) != o.Root {
+		return fmt.Errorf("%w: metadata of %q does not match its Merkle root", ErrCorrupt, o.Key)
+	}
+	return nil
+}
+
+// Get opens key for reading, the whole object or opts' range. Only the
+// blocks that overlap the range are fetched; every block is verified
+// (shard hashes, GCM tag) before its bytes are returned.
+func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader, error) {
+	o, dk, err := c.open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	off, end := opts.Offset, o.Size
+	if off < 0 || off > o.Size || (off == o.Size && o.Size > 0 && opts.Length > 0) {
+		return nil, fmt.Errorf("%w: range offset %d outside object %q of %d bytes", ErrInvalid, off, key, o.Size)
+	}
+	if opts.Length > 0 {
+		end = min(off+opts.Length, o.Size)
+	}
+	cdc, err := c.codec(o.Params)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Reader{info: info(o), cancel: cancel, blocks: make(chan *pending, c.opts.Parallel), prog: opts.Progress}
+	if off == end {
+		close(r.blocks)
+		return r, nil
+	}
+	bs := int64(o.BlockSize)
+	first, last := int(off/bs), int((end-1)/bs)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(r.blocks)
+		sem := make(chan struct{}, c.opts.Parallel)
+		for bi := first; bi <= last; bi++ {
+			p := &pending{ready: make(chan struct{})}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case r.blocks <- p:
+			case <-ctx.Done():
+				return
+			}
+			r.wg.Add(1)
+			go func(bi int) {
+				defer r.wg.Done()
+				defer func() { <-sem }()
+				data, err := c.fetchBlock(ctx, o, bi, cdc, dk)
+				if err == nil {
+					lo, hi := int64(0), int64(len(data))
+					start := int64(bi) * bs
+					if start < off {
+						lo = off - start
+					}
+					if start+hi > end {
+						hi = end - start
+					}
+					if lo > hi || hi > int64(len(data)) {
+						err = fmt.Errorf("%w: block %d of %q is %d bytes, metadata says more", ErrCorrupt, bi, key, len(data))
+					} else {
+						data = data[lo:hi]
+					}
+				}
+				p.data, p.err = data, translate(err)
+				if p.err != nil {
+					p.err = fmt.Errorf("zstor: get %q: %w", key, p.err)
+				}
+				close(p.ready)
+			}(bi)
+		}
+	}()
+	return r, nil
+}
+
+// Info describes the object being read.
+func (r *Reader) Info() ObjectInfo { return r.info }
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		b, ok := <-r.blocks
+		if !ok {
+			r.err = io.EOF
+			return 0, io.EOF
+		}
+		<-b.ready
+		if b.err != nil {
+			r.err = b.err
+			r.Close()
+			return 0, r.err
+		}
+		r.cur = b.data
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	r.done += int64(n)
+	if r.prog != nil {
+		r.prog(r.done)
+	}
+	return n, nil
+}
+
+// WriteTo streams the rest of the object to w without an extra copy.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.cur) == 0 {
+			if _, err := r.Read(nil); err != nil {
+				if err == io.EOF {
+					return total, nil
+				}
+				return total, err
+			}
+			continue
+		}
+		n, err := w.Write(r.cur)
+		total += int64(n)
+		r.cur = r.cur[n:]
+		r.done += int64(n)
+		if r.prog != nil {
+			r.prog(r.done)
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Close stops fetching and releases the reader. It is safe to call twice.
+func (r *Reader) Close() error {
+	r.once.Do(func() {
+		r.cancel()
+		go func() {
+			for range r.blocks {
+			}
+		}()
+	})
+	return nil
+}
+
+var (
+	_ io.ReadCloser = (*Reader)(nil)
+	_ io.WriterTo   = (*Reader)(nil)
+)
+
+func info(o *meta.Object) ObjectInfo {
+	return ObjectInfo{
+		Key: o.Key, Size: o.Size, Modified: o.Modified, Checksum: hex.EncodeToString(o.Checksum[:]),
+		Version: o.Version.String(), UserMeta: o.UserMeta, K: o.Params.K, M: o.Params.M, Blocks: len(o.Blocks),
+	}
+}

@@ -1,0 +1,256 @@
+package zstor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/zeebo/blake3"
+	"github.com/zerostor/zerostor/internal/meta"
+	"github.com/zerostor/zerostor/internal/zdbclient"
+)
+
+// Stat returns key's info.
+func (c *Client) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	if err := c.check(); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := validKey(key); err != nil {
+		return ObjectInfo{}, err
+	}
+	o, err := c.store.Get(ctx, key)
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("zstor: stat %q: %w", key, translate(err))
+	}
+	return info(o), nil
+}
+
+// Delete removes key: a tombstone goes to the metadata copies first (so
+// Recover cannot bring the object back), then the record, then its shards.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if _, err := c.store.Get(ctx, key); err != nil {
+		return fmt.Errorf("zstor: delete %q: %w", key, translate(err))
+	}
+	if err := c.putMetaCopies(ctx, key, nil); err != nil {
+		return fmt.Errorf("zstor: delete %q: %w", key, err)
+	}
+	o, err := c.store.Delete(ctx, key)
+	if err != nil {
+		return fmt.Errorf("zstor: delete %q: %w", key, translate(err))
+	}
+	c.deleteShardsLater(o)
+	return nil
+}
+
+// List yields the objects whose key starts with prefix, in key order,
+// starting after after ("" for the beginning). Stop iterating to stop.
+func (c *Client) List(ctx context.Context, prefix, after string) iter.Seq2[ObjectInfo, error] {
+	return func(yield func(ObjectInfo, error) bool) {
+		if err := c.check(); err != nil {
+			yield(ObjectInfo{}, err)
+			return
+		}
+		errStop := errors.New("stop")
+		err := c.store.List(ctx, prefix, after, func(i meta.Info) error {
+			if !yield(ObjectInfo{Key: i.Key, Size: i.Size, Modified: i.Modified, Checksum: fmt.Sprintf("%x", i.Checksum[:]), Version: i.Version.String(), UserMeta: i.UserMeta}, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(ObjectInfo{}, fmt.Errorf("zstor: list %q: %w", prefix, err))
+		}
+	}
+}
+
+// Check verifies every shard of key without decoding it: on zdb backends
+// by their HASH command, on 0-db by reading the shard.
+func (c *Client) Check(ctx context.Context, key string) (CheckReport, error) {
+	o, _, err := c.open(ctx, key)
+	if err != nil {
+		return CheckReport{}, fmt.Errorf("zstor: check %q: %w", key, err)
+	}
+	n := o.Params.K + o.Params.M
+	rep := CheckReport{Info: info(o), Blocks: len(o.Blocks), Shards: n, MinGood: n}
+	if len(o.Blocks) == 0 {
+		return rep, nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	good := make([]int, len(o.Blocks))
+	for bi := range o.Blocks {
+		for si, s := range o.Blocks[bi].Shards {
+			if s.Backend < 0 || int(s.Backend) >= len(o.Backends) || c.byID[o.Backends[s.Backend]] == nil {
+				name := ""
+				if s.Backend >= 0 && int(s.Backend) < len(o.Backends) {
+					name = o.Backends[s.Backend]
+				}
+				rep.Missing++
+				rep.Problems = append(rep.Problems, ShardProblem{bi, si, name, ShardMissing, "not stored"})
+				continue
+			}
+			b := c.byID[o.Backends[s.Backend]]
+			key := s.Key
+			if key == nil {
+				key = shardKey(o.Version, bi, si)
+			}
+			want := o.Blocks[bi].ShardHashes[si]
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				st, err := c.verifyShard(ctx, b, key, want)
+				mu.Lock()
+				defer mu.Unlock()
+				switch st {
+				case ShardOK:
+					rep.OK++
+					good[bi]++
+					return
+				case ShardMissing:
+					rep.Missing++
+				case ShardCorrupt:
+					rep.Corrupt++
+					c.reportBad(o, bi, si, b, err)
+				case ShardUnreachable:
+					rep.Unreachable++
+				}
+				rep.Problems = append(rep.Problems, ShardProblem{bi, si, b.id, st, fmt.Sprint(err)})
+			}()
+		}
+	}
+	wg.Wait()
+	for _, g := range good {
+		rep.MinGood = min(rep.MinGood, g)
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// verifyShard checks one stored shard against its hash.
+func (c *Client) verifyShard(ctx context.Context, b *backend, key []byte, want [32]byte) (ShardState, error) {
+	var sum [32]byte
+	err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+		sum, err = cl.Hash(ctx, key)
+		return err
+	})
+	var re *zdbclient.ReplyError
+	if err != nil && errors.As(err, &re) && !errors.Is(err, zdbclient.ErrNotFound) && !errors.Is(err, zdbclient.ErrCorrupt) {
+		// 0-db has no HASH: read the shard.
+		var data []byte
+		err = b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+			data, err = cl.Get(ctx, key)
+			return err
+		})
+		sum = blake3.Sum256(data)
+	}
+	switch {
+	case errors.Is(err, zdbclient.ErrNotFound):
+		return ShardMissing, err
+	case errors.Is(err, zdbclient.ErrCorrupt):
+		return ShardCorrupt, err
+	case err != nil:
+		return ShardUnreachable, err
+	case sum != want:
+		return ShardCorrupt, fmt.Errorf("shard on %s fails its checksum", b.id)
+	}
+	return ShardOK, nil
+}
+
+// Rebuild re-encodes key under the current config (0-stor's rebuild): it
+// is read back, verified, and stored as a new version with the same user
+// metadata; the old version's shards are deleted after.
+func (c *Client) Rebuild(ctx context.Context, key string) (ObjectInfo, error) {
+	r, err := c.Get(ctx, key, GetOptions{})
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("zstor: rebuild %q: %w", key, err)
+	}
+	defer r.Close()
+	return c.Put(ctx, key, r, PutOptions{UserMeta: r.Info().UserMeta})
+}
+
+// Sweep is the orphan collector: it deletes shards that no committed
+// object references (left by failed or crashed writes, or by deletions
+// that could not reach a backend) and that are older than grace, so
+// writes in progress are never touched. On user-mode backends only keys
+// of zstor's shard format are considered.
+func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, error) {
+	var rep SweepReport
+	if err := c.check(); err != nil {
+		return rep, err
+	}
+	versions := map[meta.VersionID]bool{}
+	seqKeys := map[string]bool{} // backend id + "\x00" + key
+	err := c.store.Walk(ctx, "", func(o *meta.Object) error {
+		versions[o.Version] = true
+		for _, blk := range o.Blocks {
+			for _, s := range blk.Shards {
+				if s.Key != nil && s.Backend >= 0 && int(s.Backend) < len(o.Backends) {
+					seqKeys[o.Backends[s.Backend]+"\x00"+string(s.Key)] = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("zstor: sweep: %w", err)
+	}
+	cutoff := time.Now().Add(-grace)
+	var errs []error
+	for _, b := range c.backends {
+		var orphans [][]byte
+		seq := b.seq.Load()
+		err := scanAll(ctx, b, func(e zdbclient.ScanEntry) error {
+			rep.Scanned++
+			if !e.Timestamp.Before(cutoff) {
+				return nil
+			}
+			if seq {
+				if !seqKeys[b.id+"\x00"+string(e.Key)] {
+					orphans = append(orphans, e.Key)
+				}
+				return nil
+			}
+			if len(e.Key) != shardKeyLen || string(e.Key[:len(shardTag)]) != shardTag {
+				return nil
+			}
+			var v meta.VersionID
+			copy(v[:], e.Key[len(shardTag):])
+			if !versions[v] && !c.isActive(v) {
+				orphans = append(orphans, e.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			rep.Errors++
+			errs = append(errs, err)
+			continue
+		}
+		for _, k := range orphans {
+			err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) error { return cl.Delete(ctx, k) })
+			if err != nil && !errors.Is(err, zdbclient.ErrNotFound) {
+				rep.Errors++
+				errs = append(errs, err)
+				continue
+			}
+			rep.Deleted++
+		}
+	}
+	if len(errs) > 0 {
+		return rep, fmt.Errorf("zstor: sweep: %w", errors.Join(errs...))
+	}
+	return rep, nil
+}

@@ -1,0 +1,469 @@
+package zstor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zeebo/blake3"
+	"github.com/zerostor/zerostor/internal/codec"
+	"github.com/zerostor/zerostor/internal/meta"
+	"github.com/zerostor/zerostor/internal/placement"
+	"github.com/zerostor/zerostor/internal/zdbclient"
+)
+
+// shardKey is a shard's key on a user-mode backend: a tag, the version,
+// the block and the shard index. The orphan sweep recognises its keys by
+// the tag and length.
+func shardKey(v meta.VersionID, block int, shard int) []byte {
+	k := make([]byte, 0, shardKeyLen)
+	k = append(k, shardTag...)
+	k = append(k, v[:]...)
+	k = binary.BigEndian.AppendUint32(k, uint32(block))
+	return append(k, byte(shard))
+}
+
+const (
+	shardTag    = "zs"
+	shardKeyLen = 2 + 16 + 4 + 1
+)
+
+// stored is a shard that landed, for cleanup when the object fails.
+type stored struct {
+	b   *backend
+	key []byte
+}
+
+// writer is one Put in progress.
+type writer struct {
+	c   *Client
+	o   *meta.Object
+	dk  codec.Key
+	cdc *codec.Codec
+
+	mu      sync.Mutex
+	bidx    map[*backend]int32
+	written []stored
+	blocks  map[int]meta.Block
+}
+
+// Put stores r under key. The new version becomes visible only once every
+// block has its write quorum and the metadata is committed; until then a
+// previous version stays readable, and on failure every shard written is
+// deleted again.
+func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
+	if err := c.check(); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := validKey(key); err != nil {
+		return ObjectInfo{}, err
+	}
+	if n := userMetaSize(opts.UserMeta); n > meta.MaxUserMeta {
+		return ObjectInfo{}, fmt.Errorf("%w: user metadata of %d bytes exceeds %d", ErrInvalid, n, meta.MaxUserMeta)
+	}
+	o, dk, err := c.newObject(key, opts.UserMeta)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	cdc, err := c.codec(o.Params)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	w := &writer{c: c, o: o, dk: dk, cdc: cdc, bidx: map[*backend]int32{}, blocks: map[int]meta.Block{}}
+	c.setActive(o.Version, 1)
+	defer c.setActive(o.Version, -1)
+	if err := w.run(ctx, r, opts.Progress); err != nil {
+		w.cleanup()
+		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
+	}
+	if err := c.commit(ctx, o); err != nil {
+		w.cleanup()
+		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
+	}
+	return info(o), nil
+}
+
+func userMetaSize(m map[string]string) int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+func (c *Client) newObject(key string, um map[string]string) (*meta.Object, codec.Key, error) {
+	dk, err := codec.NewDataKey()
+	if err != nil {
+		return nil, dk, err
+	}
+	wrapped, err := codec.WrapKey(c.master, dk)
+	if err != nil {
+		return nil, dk, err
+	}
+	o := &meta.Object{Key: key, UserMeta: um, Params: c.params, BlockSize: c.blockSize, WrappedKey: wrapped, KeyID: c.keyID}
+	var salt [4]byte
+	if _, err := rand.Read(o.Version[:]); err != nil {
+		return nil, dk, err
+	}
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, dk, err
+	}
+	o.Salt = binary.LittleEndian.Uint32(salt[:])
+	return o, dk, nil
+}
+
+// commit seals the object's record: Merkle root, copies on the backends,
+// then the local store. The previous version's shards are deleted after.
+func (c *Client) commit(ctx context.Context, o *meta.Object) error {
+	leaves := make([]codec.Hash, len(o.Blocks))
+	for i := range o.Blocks {
+		leaves[i] = o.Blocks[i].Leaf()
+	}
+	o.Root = codec.MerkleRoot(leaves)
+	o.Modified = time.Now().UTC()
+	if err := c.putMetaCopies(ctx, o.Key, o); err != nil {
+		return err
+	}
+	prev, err := c.store.Put(ctx, o)
+	if err != nil {
+		// The copies on the backends now describe a version that is not
+		// committed: put back what the store still holds.
+		c.restoreMetaCopies(o.Key)
+		return fmt.Errorf("commit metadata: %w", err)
+	}
+	if prev != nil {
+		c.deleteShardsLater(prev)
+	}
+	return nil
+}
+
+// run reads r block by block into a bounded pipeline: each block is
+// encoded and its shards written while the next ones are read.
+func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c := w.c
+	sem := make(chan struct{}, c.opts.Parallel)
+	var wg sync.WaitGroup
+	sum := blake3.New()
+	var size, done int64
+	var doneMu sync.Mutex
+	nblocks := 0
+	var readErr error
+	for idx := 0; ; idx++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		bp := c.bufs.Get().(*[]byte)
+		n, err := io.ReadFull(r, *bp)
+		if n == 0 {
+			c.bufs.Put(bp)
+			<-sem
+			if err != nil && err != io.EOF {
+				readErr = fmt.Errorf("read input: %w", err)
+			}
+			break
+		}
+		if idx >= meta.MaxBlocks {
+			c.bufs.Put(bp)
+			<-sem
+			readErr = fmt.Errorf("%w: object exceeds %d blocks", ErrInvalid, meta.MaxBlocks)
+			break
+		}
+		plain := (*bp)[:n]
+		sum.Write(plain)
+		size += int64(n)
+		nblocks++
+		wg.Add(1)
+		go func(idx int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			blk, err := w.block(ctx, idx, plain, bp)
+			if err != nil {
+				cancel(fmt.Errorf("block %d: %w", idx, err))
+				return
+			}
+			w.mu.Lock()
+			w.blocks[idx] = blk
+			w.mu.Unlock()
+			if progress != nil {
+				doneMu.Lock()
+				done += int64(blk.PlainLen)
+				progress(done)
+				doneMu.Unlock()
+			}
+		}(idx)
+		if err != nil { // short final block or end of input
+			if err != io.ErrUnexpectedEOF {
+				readErr = fmt.Errorf("read input: %w", err)
+			}
+			break
+		}
+	}
+	wg.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	w.o.Size = size
+	sum.Sum(w.o.Checksum[:0])
+	w.o.Blocks = make([]meta.Block, nblocks)
+	for i := range nblocks {
+		w.o.Blocks[i] = w.blocks[i]
+	}
+	return nil
+}
+
+// block encodes one block and writes its shards.
+func (w *writer) block(ctx context.Context, idx int, plain []byte, bp *[]byte) (meta.Block, error) {
+	shards, bm, err := w.cdc.Encode(w.dk, w.o.Salt, uint64(idx), plain)
+	w.c.bufs.Put(bp)
+	if err != nil {
+		return meta.Block{}, err
+	}
+	return w.storeShards(ctx, idx, shards, bm)
+}
+
+// minGrace is the least a straggling shard write is waited for once the
+// block has its quorum.
+const minGrace = 250 * time.Millisecond
+
+// storeShards writes one block's shards to placed backends under the
+// write rule: done once quorum shards are acknowledged and stragglers had
+// their grace; failed as soon as the quorum is out of reach.
+func (w *writer) storeShards(ctx context.Context, idx int, shards [][]byte, bm codec.BlockMeta) (meta.Block, error) {
+	c := w.c
+	n := len(shards)
+	blk := meta.Block{BlockMeta: bm, Shards: make([]meta.Shard, n)}
+	for i := range blk.Shards {
+		blk.Shards[i].Backend = meta.NoBackend
+	}
+	targets, err := c.place(n)
+	if err != nil {
+		return blk, err
+	}
+	quorum := w.quorum(n)
+	type result struct {
+		i   int
+		key []byte
+		err error
+	}
+	results := make(chan result, n)
+	bctx, bcancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+	defer bcancel()
+	// Down backends are written too (placement only picks them when it
+	// must): that is how a backend that came back is noticed.
+	for i, b := range targets {
+		var key []byte
+		if !b.seq.Load() {
+			key = shardKey(w.o.Version, idx, i)
+		}
+		go func() {
+			var got []byte
+			err := b.call(bctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+				got, err = cl.Set(ctx, key, shards[i])
+				return err
+			})
+			results <- result{i, got, err}
+		}()
+	}
+	start := time.Now()
+	var grace <-chan time.Time
+	ok, failed := 0, 0
+	var errs []string
+	pending := make([]bool, n)
+	for i := range pending {
+		pending[i] = true
+	}
+collect:
+	for ok+failed < n {
+		select {
+		case r := <-results:
+			pending[r.i] = false
+			if r.err != nil {
+				failed++
+				errs = append(errs, fmt.Sprintf("shard %d on %s: %v", r.i, targets[r.i].id, r.err))
+				if n-failed < quorum {
+					return blk, fmt.Errorf("%w: %d of %d shards stored, need %d: %s", ErrUnavailable, ok, n, quorum, strings.Join(errs, "; "))
+				}
+				continue
+			}
+			ok++
+			key := r.key
+			if !targets[r.i].seq.Load() {
+				key = nil // derived from the version
+			}
+			blk.Shards[r.i] = meta.Shard{Backend: w.index(targets[r.i], r.key), Key: key}
+			if ok >= quorum && grace == nil && ok+failed < n {
+				// Stragglers get three times what the quorum took, at
+				// least minGrace: on a healthy cluster every shard lands.
+				g := max(3*time.Since(start), minGrace)
+				grace = time.After(min(g, c.opts.StragglerGrace))
+			}
+		case <-grace:
+			for i, p := range pending {
+				if p {
+					targets[i].observe(time.Since(start), nil) // a slow sample
+					c.log.Debug("write straggler left for repair", "block", idx, "shard", i, "backend", targets[i].id)
+				}
+			}
+			break collect
+		case <-ctx.Done():
+			return blk, context.Cause(ctx)
+		}
+	}
+	if len(errs) > 0 {
+		c.log.Warn("shards not stored, left for repair", "key", w.o.Key, "block", idx, "errors", strings.Join(errs, "; "))
+	}
+	return blk, nil
+}
+
+func (w *writer) quorum(n int) int {
+	q := w.c.quorum
+	if q <= 0 {
+		q = w.o.Params.K + 1
+		if w.o.Params.M == 0 {
+			q = w.o.Params.K
+		}
+	}
+	return min(q, n)
+}
+
+// index records that a shard landed on b and returns b's index in the
+// object's backend table.
+func (w *writer) index(b *backend, key []byte) int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.written = append(w.written, stored{b, key})
+	i, ok := w.bidx[b]
+	if !ok {
+		i = int32(len(w.o.Backends))
+		w.o.Backends = append(w.o.Backends, b.id)
+		w.bidx[b] = i
+	}
+	return i
+}
+
+// cleanup deletes the shards of a failed Put. What it cannot delete (and
+// shards that land after it ran) the orphan sweep removes later.
+func (w *writer) cleanup() {
+	w.mu.Lock()
+	written := w.written
+	w.written = nil
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w.c.deleteShards(ctx, written)
+}
+
+// deleteShards deletes shards concurrently, a few per backend at a time.
+func (c *Client) deleteShards(ctx context.Context, shards []stored) {
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, s := range shards {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := s.b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) error { return cl.Delete(ctx, s.key) })
+			if err != nil && !errors.Is(err, zdbclient.ErrNotFound) {
+				c.log.Debug("shard delete failed, left for the sweep", "backend", s.b.id, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// objectShards lists where an object's shards are.
+func (c *Client) objectShards(o *meta.Object) []stored {
+	var out []stored
+	for bi := range o.Blocks {
+		for si, s := range o.Blocks[bi].Shards {
+			if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
+				continue
+			}
+			b := c.byID[o.Backends[s.Backend]]
+			if b == nil {
+				continue // backend no longer configured
+			}
+			key := s.Key
+			if key == nil {
+				key = shardKey(o.Version, bi, si)
+			}
+			out = append(out, stored{b, key})
+		}
+	}
+	return out
+}
+
+// deleteShardsLater deletes a replaced or deleted version's shards in the
+// background; Close waits for it.
+func (c *Client) deleteShardsLater(o *meta.Object) {
+	shards := c.objectShards(o)
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		c.deleteShards(ctx, shards)
+	}()
+}
+
+// place picks n backends for one block's shards. When the policy cannot be
+// met with the healthy backends, down ones are included: their shards are
+// recorded missing and repaired later, which beats failing the write.
+func (c *Client) place(n int) ([]*backend, error) {
+	cands := make([]placement.Backend, len(c.backends))
+	for i, b := range c.backends {
+		ewma, _ := b.latency()
+		cands[i] = placement.Backend{ID: b.id, Group: b.group, Labels: b.labels, Down: b.down(), Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
+	}
+	p := c.policy
+	p.N = n
+	c.rndMu.Lock()
+	idx, err := placement.Select(p, cands, c.rnd)
+	if err != nil {
+		for i := range cands {
+			cands[i].Down = false
+		}
+		var err2 error
+		if idx, err2 = placement.Select(p, cands, c.rnd); err2 != nil {
+			c.rndMu.Unlock()
+			return nil, fmt.Errorf("%w: placement: %w", ErrUnavailable, err)
+		}
+	}
+	c.rndMu.Unlock()
+	out := make([]*backend, len(idx))
+	for i, j := range idx {
+		out[i] = c.backends[j]
+	}
+	return out, nil
+}
+
+// setActive counts a version in or out of the set of writes in progress.
+func (c *Client) setActive(v meta.VersionID, d int) {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	if c.active[v] += d; c.active[v] <= 0 {
+		delete(c.active, v)
+	}
+}
+
+func (c *Client) isActive(v meta.VersionID) bool {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	return c.active[v] > 0
+}

@@ -32,7 +32,7 @@ type Options struct {
 	// 2.5 × block size.
 	Parallel int
 	// StragglerGrace bounds how long a block write waits for slow shards
-	// once its write quorum is met; default 2s.
+	// once its write quorum is met; default 5s.
 	StragglerGrace time.Duration
 	// ShardTimeout bounds one shard write or read; default 30s.
 	ShardTimeout time.Duration
@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		opts.Parallel = min(2*runtime.GOMAXPROCS(0)+2, 8)
 	}
 	if opts.StragglerGrace <= 0 {
-		opts.StragglerGrace = 2 * time.Second
+		opts.StragglerGrace = 5 * time.Second
 	}
 	if opts.ShardTimeout <= 0 {
 		opts.ShardTimeout = 30 * time.Second

@@ -28,7 +28,7 @@ func Complete(p Policy, backends []Backend, current []int, rnd *rand.Rand) ([]in
 	best := s.max()
 	x, ok := s.plan(min(best, p.K))
 	if !ok {
-		panic("placement: solver found a bound it cannot plan") // max and plan disagree: a bug
+		return nil, errPlan(p)
 	}
 	out := in.fill(x)
 	if best < p.K {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSelectCases(t *testing.T) {
@@ -278,5 +279,19 @@ func TestValidate(t *testing.T) {
 		if err := p.Validate(); err != nil {
 			t.Errorf("%+v: Validate = %v", p, err)
 		}
+	}
+}
+
+func TestSelectDeterministic(t *testing.T) {
+	bs := layout(7, 3, 9, 4, 6)
+	bs[2].Latency, bs[5].Load = time.Millisecond, 9
+	p := Policy{K: 6, N: 14, RedundantGroups: 1, RedundantNodes: 1}
+	a, errA := Select(p, bs, rand.New(rand.NewPCG(11, 12)))
+	b, errB := Select(p, bs, rand.New(rand.NewPCG(11, 12)))
+	if errA != nil || errB != nil || !slices.Equal(a, b) {
+		t.Fatalf("same seed, different results: %v %v / %v %v", a, errA, b, errB)
+	}
+	if got, err := Select(p, bs, nil); err != nil || !Valid(p, bs, got) {
+		t.Fatalf("nil rnd: %v, %v", got, err)
 	}
 }

@@ -37,7 +37,10 @@ func newSolver(rg, rn, holes int, fixed, free []int, key []float64) *solver {
 	// Largest first: then min(T, dmax) is non-increasing along s.open for
 	// every T, so prefix sums give the best j open groups.
 	slices.SortFunc(s.open, func(a, b int) int {
-		return cmp.Or(cmp.Compare(s.free[b], s.free[a]), cmp.Compare(s.key[a], s.key[b]), cmp.Compare(a, b))
+		if s.free[a] != s.free[b] {
+			return s.free[b] - s.free[a]
+		}
+		return cmp.Compare(s.key[a], s.key[b])
 	})
 	return s
 }
@@ -195,7 +198,10 @@ func (s *solver) plan(target int) (x []int, ok bool) {
 	}
 	open := slices.Clone(s.open)
 	slices.SortStableFunc(open, func(a, b int) int {
-		return cmp.Or(cmp.Compare(min(t, s.dmax(b)), min(t, s.dmax(a))), cmp.Compare(s.key[a], s.key[b]))
+		if va, vb := min(t, s.dmax(a)), min(t, s.dmax(b)); va != vb {
+			return vb - va
+		}
+		return cmp.Compare(s.key[a], s.key[b])
 	})
 	for _, g := range open[:best.j] {
 		x[g] = s.rn

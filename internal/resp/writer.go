@@ -139,7 +139,7 @@ const (
 	replyMaxBulk  = 512 << 20 // like redis's proto-max-bulk-len
 	replyMaxArray = 1 << 20
 	replyMaxDepth = 32
-	replyChunk    = 64 << 10 // bulk data is read in growing chunks from here
+	replyChunk    = 512 << 10 // bulk data is read in growing chunks from here
 )
 
 // ReadReply reads one reply from br. It is meant for tests and tools. A

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,10 +38,12 @@ type Config struct {
 }
 
 // Client talks to one namespace of one backend. It is safe for concurrent
-// use.
+// use: concurrent calls share a few pipelined connections.
 type Client struct {
 	cfg  Config
-	idle chan *conn
+	mu   sync.Mutex
+	muxs []*muxConn // PoolSize slots; nil or dead ones are redialled
+	dial []bool     // a slot being dialled
 	done chan struct{}
 }
 
@@ -63,33 +67,33 @@ func New(cfg Config) *Client {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.PoolSize <= 0 {
-		cfg.PoolSize = 4
+		cfg.PoolSize = 2
 	}
-	return &Client{cfg: cfg, idle: make(chan *conn, cfg.PoolSize), done: make(chan struct{})}
+	return &Client{cfg: cfg, muxs: make([]*muxConn, cfg.PoolSize), dial: make([]bool, cfg.PoolSize), done: make(chan struct{})}
 }
 
 // String names the backend in errors and logs (never the password).
 func (c *Client) String() string { return c.cfg.Address + "/" + c.cfg.Namespace }
 
-// Close closes the idle connections; calls in flight finish.
+// Close closes the connections; calls in flight fail with ErrClosed.
 func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	select {
 	case <-c.done:
 		return nil
 	default:
 	}
 	close(c.done)
-	for {
-		select {
-		case cn := <-c.idle:
-			cn.nc.Close()
-		default:
-			return nil
+	for _, m := range c.muxs {
+		if m != nil {
+			m.fail(ErrClosed)
 		}
 	}
+	return nil
 }
 
-func (c *Client) dial(ctx context.Context) (*conn, error) {
+func (c *Client) dialConn(ctx context.Context) (*conn, error) {
 	network := "tcp"
 	if strings.HasPrefix(c.cfg.Address, "/") {
 		network = "unix"
@@ -119,6 +123,10 @@ func toBytes(s []string) [][]byte {
 	return out
 }
 
+// largeArg is the size from which an argument is written from its own
+// memory instead of being copied into the connection's buffer.
+const largeArg = 32 << 10
+
 // do sends one command and reads its reply.
 func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (resp.Value, error) {
 	deadline, ok := ctx.Deadline()
@@ -129,11 +137,29 @@ func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (
 	// A context cancelled mid-call interrupts the I/O.
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	// Small arguments are copied into one buffer; large ones (shards) go
+	// out as they are, in one writev.
 	cn.buf = resp.AppendArrayHeader(cn.buf[:0], len(args))
+	var out net.Buffers
+	mark := 0
 	for _, a := range args {
-		cn.buf = resp.AppendBulk(cn.buf, a)
+		if len(a) < largeArg {
+			cn.buf = resp.AppendBulk(cn.buf, a)
+			continue
+		}
+		cn.buf = append(strconv.AppendInt(append(cn.buf, '$'), int64(len(a)), 10), '\r', '\n')
+		out = append(out, cn.buf[mark:], a)
+		cn.buf = append(cn.buf, '\r', '\n')
+		mark = len(cn.buf) - 2
 	}
-	if _, err := cn.nc.Write(cn.buf); err != nil {
+	var err error
+	if out == nil {
+		_, err = cn.nc.Write(cn.buf)
+	} else {
+		out = append(out, cn.buf[mark:])
+		_, err = out.WriteTo(cn.nc)
+	}
+	if err != nil {
 		return resp.Value{}, ctxErr(ctx, err)
 	}
 	v, err := resp.ReadReply(cn.br)
@@ -159,48 +185,89 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// call runs one command on a pooled connection. A connection that failed
-// at the transport level is dropped; one that got an error reply is kept.
-func (c *Client) call(ctx context.Context, args ...[]byte) (resp.Value, error) {
+// conn returns a live pipelined connection: an idle one if there is one,
+// else a new one while slots are free, else the least loaded. fresh says
+// it was dialled for this call.
+func (c *Client) conn(ctx context.Context) (m *muxConn, fresh bool, err error) {
+	c.mu.Lock()
 	select {
 	case <-c.done:
-		return resp.Value{}, ErrClosed
+		c.mu.Unlock()
+		return nil, false, ErrClosed
 	default:
 	}
-	var cn *conn
-	reused := false
+	var best *muxConn
+	free := -1
+	for i, x := range c.muxs {
+		switch {
+		case x != nil && x.alive():
+			if best == nil || x.load.Load() < best.load.Load() {
+				best = x
+			}
+		case !c.dial[i] && free < 0:
+			free = i
+		}
+	}
+	if best != nil && (best.load.Load() == 0 || free < 0) {
+		c.mu.Unlock()
+		return best, false, nil
+	}
+	if free < 0 {
+		// Every slot is being dialled: wait for one.
+		c.mu.Unlock()
+		select {
+		case <-time.After(time.Millisecond):
+			return c.conn(ctx)
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	c.dial[free] = true
+	c.mu.Unlock()
+	cn, err := c.dialConn(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dial[free] = false
+	if err != nil {
+		if best != nil {
+			return best, false, nil
+		}
+		return nil, false, err
+	}
+	m = newMux(cn.nc, cn.br, c.cfg.Timeout)
 	select {
-	case cn = <-c.idle:
-		reused = true
+	case <-c.done:
+		m.fail(ErrClosed)
+		return nil, false, ErrClosed
 	default:
-		var err error
-		if cn, err = c.dial(ctx); err != nil {
-			return resp.Value{}, err
-		}
 	}
-	v, err := cn.do(ctx, c.cfg.Timeout, args...)
-	var re *ReplyError
-	if err != nil && !errors.As(err, &re) {
-		cn.nc.Close()
-		if !reused || ctx.Err() != nil || !staleConn(err) {
-			return v, err
-		}
-		// An idle connection the backend closed meanwhile (it restarted,
-		// or timed the connection out): try once on a fresh one.
-		if cn, err = c.dial(ctx); err != nil {
-			return resp.Value{}, err
-		}
-		if v, err = cn.do(ctx, c.cfg.Timeout, args...); err != nil && !errors.As(err, &re) {
-			cn.nc.Close()
-			return v, err
-		}
+	c.muxs[free] = m
+	return m, true, nil
+}
+
+// call runs one command. A call that finds its connection closed by the
+// backend meanwhile (it restarted, or dropped an idle connection) is
+// retried once on a new one.
+func (c *Client) call(ctx context.Context, args ...[]byte) (resp.Value, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
 	}
-	select {
-	case c.idle <- cn:
-	default:
-		cn.nc.Close()
+	for attempt := 0; ; attempt++ {
+		m, fresh, err := c.conn(ctx)
+		if err != nil {
+			return resp.Value{}, ctxErr(ctx, err)
+		}
+		v, err := m.do(ctx, args)
+		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && errors.Is(err, errConnLost) && staleConn(err) {
+			continue
+		}
+		if errors.Is(err, ErrClosed) {
+			return v, ErrClosed
+		}
+		return v, ctxErr(ctx, err)
 	}
-	return v, err
 }
 
 // wrap names the backend and key in an error.

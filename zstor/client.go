@@ -129,7 +129,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		}
 		c.policy.Exclude = append(c.policy.Exclude, sel)
 	}
-	pool := opts.Parallel * 2
+	if err := c.policy.Validate(); err != nil {
+		// Reads still work; every write will fail with this error.
+		c.log.Warn("the redundancy policy cannot be met: writes will fail", "err", err)
+	}
+	pool := 2
 	for _, g := range cfg.Groups {
 		for _, be := range g.Backends {
 			labels := map[string]string{}

@@ -435,7 +435,7 @@ func (c *Client) place(n int) ([]*backend, error) {
 	p.N = n
 	c.rndMu.Lock()
 	idx, err := placement.Select(p, cands, c.rnd)
-	if err != nil {
+	if errors.Is(err, placement.ErrUnplaceable) {
 		for i := range cands {
 			cands[i].Down = false
 		}
@@ -444,6 +444,9 @@ func (c *Client) place(n int) ([]*backend, error) {
 			c.rndMu.Unlock()
 			return nil, fmt.Errorf("%w: placement: %w", ErrUnavailable, err)
 		}
+	} else if err != nil {
+		c.rndMu.Unlock()
+		return nil, fmt.Errorf("%w: placement: %w", ErrUnavailable, err)
 	}
 	c.rndMu.Unlock()
 	out := make([]*backend, len(idx))

@@ -114,7 +114,7 @@ type Backend struct {
 // Placement is [placement]: selectors ("key=value") on the labels of groups
 // and backends.
 type Placement struct {
-	Pin     []string // pin: only backends matching every selector
+	Pin     []string // pin: if set, only backends matching one of them
 	Exclude []string // exclude: never backends matching any selector
 }
 

@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -258,22 +260,43 @@ func checkNamespace(ns string) error {
 }
 
 func checkLabels(p *problems, key string, labels map[string]string) {
-	for k := range labels {
-		if k == "" || strings.ContainsAny(k, "= \t\n") {
-			p.add(key, "label name %q must be non-empty, without '=' or spaces", k)
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if err := checkLabelName(k); err != nil {
+			p.add(key, "label name %q: %v", k, err)
+		} else if k == "group" || k == "id" {
+			p.add(key, "label name %q is reserved: the selectors group=<name> and id=<address>/<namespace> match the group name and the backend", k)
 		}
 	}
 }
 
+// checkLabelName: the names selectors can match (the rules of package
+// placement's ParseSelector).
+func checkLabelName(k string) error {
+	if k == "" {
+		return errors.New("empty")
+	}
+	for _, r := range k {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '.' || r == '_' || r == '-' || r == '/'
+		if !ok {
+			return fmt.Errorf("only letters, digits and . _ - / are allowed")
+		}
+	}
+	return nil
+}
+
 // checkSelector checks a placement selector: "key=value".
 func checkSelector(s string) error {
-	k, v, ok := strings.Cut(s, "=")
+	k, v, ok := strings.Cut(strings.TrimSpace(s), "=")
 	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 	if !ok || k == "" || v == "" {
 		return fmt.Errorf("%q is not a key=value selector (e.g. \"country=BE\", \"group=g2\")", s)
 	}
-	if strings.ContainsAny(k, " \t") {
-		return fmt.Errorf("%q: label name %q contains a space", s, k)
+	if strings.HasSuffix(k, "!") {
+		return fmt.Errorf("%q: negation is not supported (use placement.exclude)", s)
+	}
+	if err := checkLabelName(k); err != nil {
+		return fmt.Errorf("%q: label name %q: %v", s, k, err)
 	}
 	return nil
 }

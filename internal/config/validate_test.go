@@ -43,7 +43,11 @@ func TestValidateErrors(t *testing.T) {
 		{"relative unix path", func(c *Config) { c.Groups[1].Backends[1].Address = "run/zdb.sock" }, "groups[1].backends[1].address", "unix socket"},
 		{"empty address", func(c *Config) { c.Groups[1].Backends[1].Address = "" }, "groups[1].backends[1].address", "missing"},
 		{"namespace with slash", func(c *Config) { c.Groups[0].Backends[1].Namespace = "a/b" }, "groups[0].backends[1].namespace", "contains"},
-		{"label name", func(c *Config) { c.Groups[0].Labels["a=b"] = "c" }, "groups[0].labels", "label name"},
+		{"label name", func(c *Config) { c.Groups[0].Labels["a=b"] = "c" }, "groups[0].labels", `label name "a=b"`},
+		{"label name space", func(c *Config) { c.Groups[1].Backends[0].Labels["disk type"] = "c" }, "groups[1].backends[0].labels", "only letters"},
+		{"reserved label", func(c *Config) { c.Groups[0].Labels["group"] = "x" }, "groups[0].labels", "reserved"},
+		{"negated selector", func(c *Config) { c.Placement.Exclude = []string{"country!=BE"} }, "placement.exclude[0]", "negation"},
+		{"selector key", func(c *Config) { c.Placement.Pin = []string{"coun try=BE"} }, "placement.pin[0]", "only letters"},
 		{"short key", func(c *Config) { c.Encryption.Key = "abcd" }, "encryption.key", "64 hexadecimal characters"},
 		{"non-hex key", func(c *Config) { c.Encryption.Key = strings.Repeat("g", 64) }, "encryption.key", "not hexadecimal"},
 		{"key and key_file", func(c *Config) { c.Encryption.KeyFile = "/etc/zstor/key" }, "encryption.key_file", "not both"},
@@ -118,7 +122,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"compression none", func(c *Config) { c.Compression.Algorithm = "none" }},
 		{"meta zdb", func(c *Config) { c.Meta = Meta{Type: "zdb", Config: MetaConfig{Backends: []Backend{{Address: "h:1"}}}} }},
 		{"same address other namespace", func(c *Config) { c.Groups[1].Backends[0] = Backend{Address: "10.0.0.1:9900", Namespace: "other"} }},
-		{"selectors", func(c *Config) { c.Placement = Placement{Pin: []string{"country=BE"}, Exclude: []string{"group=b"}} }},
+		{"selectors", func(c *Config) {
+			c.Placement = Placement{Pin: []string{"country=BE", " region = eu "}, Exclude: []string{"group=b", "id=10.0.0.1:9900/default", "a/b.c_d-e=x=y"}}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,7 @@ func buildBinary() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("testcluster: binary cache: %w", err)
 	}
+	removeStaleBuilds(dir)
 	tmp, err := os.MkdirTemp(dir, "build-")
 	if err != nil {
 		return "", fmt.Errorf("testcluster: binary cache: %w", err)
@@ -101,4 +102,18 @@ func moduleRoot() (string, error) {
 		}
 	}
 	return "", errors.New("testcluster: cannot find the zerostor module (with cmd/zdb) to build zdb from; run inside the checkout or set $" + BinaryEnv)
+}
+
+// removeStaleBuilds removes build directories that a process killed while
+// building left behind (anything over an hour old).
+func removeStaleBuilds(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "build-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +132,7 @@ type Cluster struct {
 	opts  Options
 	nodes []*node
 
+	closed    atomic.Bool // no more starts
 	mu        sync.Mutex
 	clients   []*redis.Client
 	closeOnce sync.Once
@@ -160,6 +162,10 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 	c.t = t
 	// Registered after the TempDirs, so it runs before they are removed.
 	t.Cleanup(func() { c.cleanup(t) })
+	// Build first: the start timeout is for the daemons.
+	if _, err := Binary(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := c.start(ctx); err != nil {
@@ -225,7 +231,8 @@ func newCluster(n int, opts Options, dirs []string) (*Cluster, error) {
 	return c, nil
 }
 
-// start starts every daemon concurrently, then the proxies.
+// start starts every daemon concurrently, each followed by its namespace
+// setup and its proxy.
 func (c *Cluster) start(ctx context.Context) error {
 	if _, err := Binary(); err != nil {
 		return err
@@ -263,6 +270,7 @@ func (c *Cluster) start(ctx context.Context) error {
 // is closed by the test's cleanup.
 func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.mu.Lock()
 		clients := c.clients
 		c.clients = nil

@@ -168,7 +168,7 @@ func TestStartSetGet(t *testing.T) {
 func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	c := Start(t, 3, Options{Namespace: "ns1", Password: "pw", Proxy: true})
-	cl := client(t, c, 1, 2*time.Second)
+	cl := client(t, c, 1, 5*time.Second)
 	mustSet(t, cl, "before-kill", []byte("survives"))
 	pid := c.Pid(1)
 
@@ -182,13 +182,13 @@ func TestKillRestart(t *testing.T) {
 		t.Fatalf("GET on a killed backend: %v, want a transport error", err)
 	}
 	// The others are not affected.
-	mustSet(t, client(t, c, 0, 2*time.Second), "x", []byte("y"))
+	mustSet(t, client(t, c, 0, 5*time.Second), "x", []byte("y"))
 
 	c.Restart(1)
 	if !c.Alive(1) || c.Pid(1) == pid {
 		t.Fatalf("backend 1 after Restart: alive %v, pid %d (was %d)", c.Alive(1), c.Pid(1), pid)
 	}
-	mustGet(t, client(t, c, 1, 2*time.Second), "before-kill", []byte("survives"))
+	mustGet(t, client(t, c, 1, 5*time.Second), "before-kill", []byte("survives"))
 	zc := zdbclient.New(c.Backend(1).ClientConfig())
 	defer zc.Close()
 	if v, err := zc.Get(ctxTimeout(t, 5*time.Second), []byte("before-kill")); err != nil || string(v) != "survives" {
@@ -197,7 +197,7 @@ func TestKillRestart(t *testing.T) {
 
 	// Graceful stop and restart keep the data and the address too.
 	addr := c.Backend(2).ZdbAddr
-	cl2 := client(t, c, 2, 2*time.Second)
+	cl2 := client(t, c, 2, 5*time.Second)
 	mustSet(t, cl2, "before-stop", []byte("kept"))
 	c.Stop(2)
 	if c.Alive(2) {
@@ -207,25 +207,39 @@ func TestKillRestart(t *testing.T) {
 	if c.Backend(2).ZdbAddr != addr {
 		t.Fatalf("address changed on restart: %s -> %s", addr, c.Backend(2).ZdbAddr)
 	}
-	mustGet(t, client(t, c, 2, 2*time.Second), "before-stop", []byte("kept"))
+	mustGet(t, client(t, c, 2, 5*time.Second), "before-stop", []byte("kept"))
 	if err := c.RestartContext(context.Background(), 2); err == nil {
 		t.Fatal("RestartContext of a running backend: no error")
 	}
+}
+
+// warm makes sure cl has a pooled connection, retrying a few times: a
+// client with short timeouts can miss one on a busy machine.
+func warm(t *testing.T, cl *redis.Client) {
+	t.Helper()
+	var err error
+	for range 10 {
+		if err = cl.Ping(context.Background()).Err(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("PING %s: %v", cl.Options().Addr, err)
 }
 
 func TestPauseResume(t *testing.T) {
 	t.Parallel()
 	c := Start(t, 3, Options{})
 	const timeout = 300 * time.Millisecond
-	cl := client(t, c, 0, timeout)
-	mustSet(t, cl, "k", []byte("v"))
+	mustSet(t, client(t, c, 0, 5*time.Second), "k", []byte("v"))
+	short := client(t, c, 0, timeout)
+	warm(t, short)
 
 	c.Pause(0)
 	if !c.Alive(0) {
 		t.Fatal("paused backend not alive")
 	}
 	start := time.Now()
-	err := cl.Get(context.Background(), "k").Err()
+	err := short.Get(context.Background(), "k").Err()
 	if !isTimeout(err) {
 		t.Fatalf("GET on a paused backend: %v, want a timeout", err)
 	}
@@ -233,13 +247,13 @@ func TestPauseResume(t *testing.T) {
 		t.Fatalf("GET on a paused backend failed after %v, before the %v timeout", el, timeout)
 	}
 	// The other backends answer.
-	if err := client(t, c, 1, time.Second).Ping(ctxTimeout(t, 5*time.Second)).Err(); err != nil {
+	if err := client(t, c, 1, 5*time.Second).Ping(ctxTimeout(t, 5*time.Second)).Err(); err != nil {
 		t.Fatalf("PING backend 1 while 0 is paused: %v", err)
 	}
 
 	c.Resume(0)
 	c.Resume(0) // a no-op now
-	mustGet(t, client(t, c, 0, 2*time.Second), "k", []byte("v"))
+	mustGet(t, client(t, c, 0, 5*time.Second), "k", []byte("v"))
 }
 
 func TestSlow(t *testing.T) {
@@ -260,24 +274,29 @@ func TestSlow(t *testing.T) {
 		mustGet(t, cl, "k", []byte("v"))
 		return time.Since(start)
 	}
-	const d = 200 * time.Millisecond
+	// Normal round trips are judged by the best of five, to allow for
+	// unlucky moments on a busy machine.
+	best := func(cl *redis.Client) time.Duration {
+		t.Helper()
+		b := time.Hour
+		for range 5 {
+			b = min(b, rtt(cl))
+		}
+		return b
+	}
+	const d = 250 * time.Millisecond
 	c.Slow(1, d)
 	for range 3 {
 		if got := rtt(cl); got < d {
 			t.Fatalf("round trip through a slowed proxy took %v, want >= %v", got, d)
 		}
 	}
-	if got := rtt(other); got >= d {
-		t.Errorf("round trip to another backend took %v while backend 1 is slow", got)
+	if got := best(other); got >= d/2 {
+		t.Errorf("round trip to another backend takes %v while backend 1 is slow", got)
 	}
 	c.Slow(1, 0)
-	// Allow for an unlucky moment on a busy machine: the best of three.
-	best := time.Hour
-	for range 3 {
-		best = min(best, rtt(cl))
-	}
-	if best >= d/2 {
-		t.Fatalf("round trip after Slow(0) still takes %v", best)
+	if got := best(cl); got >= d/2 {
+		t.Fatalf("round trip after Slow(0) still takes %v", got)
 	}
 }
 
@@ -285,11 +304,13 @@ func TestBlackhole(t *testing.T) {
 	t.Parallel()
 	c := Start(t, 3, Options{Proxy: true})
 	const timeout = 300 * time.Millisecond
-	cl := client(t, c, 0, timeout)
-	mustSet(t, cl, "k", []byte("v"))
+	long := client(t, c, 0, 5*time.Second)
+	mustSet(t, long, "k", []byte("v"))
+	short := client(t, c, 0, timeout)
+	warm(t, short)
 
 	c.Blackhole(0, true)
-	for _, cl := range []*redis.Client{cl, client(t, c, 0, timeout)} { // pooled and new connections
+	for _, cl := range []*redis.Client{short, client(t, c, 0, timeout)} { // pooled and new connections
 		start := time.Now()
 		err := cl.Get(context.Background(), "k").Err()
 		if !isTimeout(err) {
@@ -300,15 +321,16 @@ func TestBlackhole(t *testing.T) {
 		}
 	}
 	// The daemon itself is fine.
-	if err := ping(ctxTimeout(t, 2*time.Second), c.Backend(0).ZdbAddr); err != nil {
+	if err := ping(ctxTimeout(t, 5*time.Second), c.Backend(0).ZdbAddr); err != nil {
 		t.Fatalf("zdb behind the black hole: %v", err)
 	}
 	c.Blackhole(0, false)
-	mustGet(t, cl, "k", []byte("v"))
+	// long's connection lost nothing and carries on.
+	mustGet(t, long, "k", []byte("v"))
 	if n := c.Disconnect(0); n < 1 {
 		t.Errorf("Disconnect closed %d connections, want >= 1", n)
 	}
-	mustGet(t, client(t, c, 0, time.Second), "k", []byte("v"))
+	mustGet(t, client(t, c, 0, 5*time.Second), "k", []byte("v"))
 }
 
 func TestFill(t *testing.T) {
@@ -316,19 +338,19 @@ func TestFill(t *testing.T) {
 	for _, ns := range []string{"fillns", "default"} {
 		t.Run(ns, func(t *testing.T) {
 			c := Start(t, 2, Options{Namespace: ns})
-			cl := client(t, c, 0, 2*time.Second)
+			cl := client(t, c, 0, 5*time.Second)
 			mustSet(t, cl, "a", bytes.Repeat([]byte("a"), 1000))
 			c.Fill(0)
-			cl = client(t, c, 0, 2*time.Second) // the default namespace restarted zdb
+			cl = client(t, c, 0, 5*time.Second) // the default namespace restarted zdb
 			err := cl.Set(ctxTimeout(t, 5*time.Second), "b", "more", 0).Err()
 			if err == nil || !strings.Contains(err.Error(), "No space") {
 				t.Fatalf("SET on a full namespace: %v, want No space left", err)
 			}
 			mustGet(t, cl, "a", bytes.Repeat([]byte("a"), 1000))
-			mustSet(t, client(t, c, 1, 2*time.Second), "b", []byte("more")) // backend 1 is not full
+			mustSet(t, client(t, c, 1, 5*time.Second), "b", []byte("more")) // backend 1 is not full
 
 			c.Unfill(0)
-			cl = client(t, c, 0, 2*time.Second)
+			cl = client(t, c, 0, 5*time.Second)
 			mustSet(t, cl, "b", []byte("more"))
 			mustGet(t, cl, "b", []byte("more"))
 		})
@@ -339,7 +361,7 @@ func TestCorrupt(t *testing.T) {
 	t.Parallel()
 	rnd := rand.New(rand.NewPCG(testSeed(t), 0))
 	c := Start(t, 3, Options{})
-	cl := client(t, c, 0, 2*time.Second)
+	cl := client(t, c, 0, 5*time.Second)
 	val := make([]byte, 64<<10)
 	for i := range val {
 		val[i] = byte(rnd.Uint32())
@@ -381,7 +403,7 @@ func TestSeqPassword(t *testing.T) {
 	t.Parallel()
 	c := Start(t, 3, Options{Namespace: "seqns", Password: "s3cret", Mode: "seq", Groups: 3})
 	for i := range c.Len() {
-		cl := client(t, c, i, 2*time.Second)
+		cl := client(t, c, i, 5*time.Second)
 		ctx := ctxTimeout(t, 5*time.Second)
 		id, err := cl.Do(ctx, "SET", "", fmt.Sprintf("hello %d", i)).Text()
 		if err != nil {
@@ -436,6 +458,9 @@ func TestCleanup(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	if err := c.RestartContext(context.Background(), 0); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Restart after Close: %v, want an error", err)
 	}
 	waitGone(t, pids)
 }

@@ -25,6 +25,12 @@
 //	c.Fill(0); c.Unfill(0)                // "No space left on this namespace"
 //	c.Corrupt(0, rand.New(rand.NewPCG(seed, 0)), 8) // flip bytes in data files
 //
+// Backend.Addr is what clients dial (the proxy when there is one); the
+// harness's own admin work goes straight to Backend.ZdbAddr, so injected
+// network faults never get in its way. Client, Pid, Alive, DataFiles and
+// LogTail help tests look at a backend; Disconnect drops the connections
+// open through its proxy.
+//
 // Fault methods on a cluster from Start fail the test with t.Fatalf,
 // naming the backend and what failed (with the end of the daemon's log
 // where it helps); call them from the test's goroutine. Each daemon's

@@ -62,7 +62,10 @@ func (n *node) args() []string {
 // retry for a moment.
 func (n *node) startLocked(ctx context.Context) error {
 	n.c.t.Helper()
-	if n.runningLocked() {
+	switch {
+	case n.c.closed.Load():
+		return errors.New("cluster closed")
+	case n.runningLocked():
 		return errors.New("already running")
 	}
 	bin, err := Binary()

@@ -25,7 +25,10 @@ type backend struct {
 	mu        sync.Mutex
 	ewma      time.Duration // of successful calls
 	lat       [64]time.Duration
+	sorted    [64]time.Duration
 	latN      int
+	p95       time.Duration // of lat, as of latN == p95At
+	p95At     int
 	fails     int       // consecutive transport failures
 	downUntil time.Time // skip until then (cooldown after failures)
 	lastErr   string
@@ -108,9 +111,14 @@ func (b *backend) latency() (ewma, p95 time.Duration) {
 	if n == 0 {
 		return 0, 0
 	}
-	s := slices.Clone(b.lat[:n])
-	slices.Sort(s)
-	return b.ewma, s[(n*95-1)/100]
+	// Sorting the window costs: recompute after every 16 new samples.
+	if b.p95 == 0 || b.latN-b.p95At >= 16 {
+		s := b.sorted[:n]
+		copy(s, b.lat[:n])
+		slices.Sort(s)
+		b.p95, b.p95At = s[(n*95-1)/100], b.latN
+	}
+	return b.ewma, b.p95
 }
 
 // call runs fn against the backend and records its latency and outcome.

@@ -133,7 +133,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		// Reads still work; every write will fail with this error.
 		c.log.Warn("the redundancy policy cannot be met: writes will fail", "err", err)
 	}
-	pool := 2
+	pool := 1
 	for _, g := range cfg.Groups {
 		for _, be := range g.Backends {
 			labels := map[string]string{}

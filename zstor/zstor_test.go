@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,3 +386,73 @@ func TestBadInput(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("boom") }
+
+// TestMemoryBounded stores and reads back an object many times larger
+// than the pipeline's window and checks the heap never holds more than a
+// bounded number of blocks.
+func TestMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores 192 MiB")
+	}
+	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	cfg := testConfig(t, cl, 4, 2, 1<<20)
+	c := openClient(t, cfg, Options{Parallel: 4})
+	const size = 192 << 20
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	src := &patternReader{n: size}
+	if _, err := c.Put(context.Background(), "huge", src, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Get(context.Background(), "huge", GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	r.Close()
+	close(stop)
+	<-done
+	if err != nil || n != size {
+		t.Fatalf("read %d bytes, %v", n, err)
+	}
+	// 4 blocks in flight of 1 MiB plain + 1.5 MiB of shards, plus reads
+	// and GC slack: far below the object's size.
+	if p := peak.Load(); p > 64<<20 {
+		t.Fatalf("heap peaked at %d MiB while moving a %d MiB object", p>>20, size>>20)
+	}
+	t.Logf("heap peak %d MiB for a %d MiB object", peak.Load()>>20, size>>20)
+}
+
+// patternReader yields n bytes of a cheap non-repeating pattern.
+type patternReader struct {
+	n, off int64
+}
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		x := uint64(p.off + int64(i))
+		b[i] = byte(x ^ x>>8 ^ x>>17 ^ x*0x9e37)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}

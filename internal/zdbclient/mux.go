@@ -42,6 +42,7 @@ type request struct {
 var errConnLost = errors.New("connection lost")
 
 const (
+	linger     = 100 * time.Microsecond
 	maxBatch   = 128     // requests per write
 	maxPending = 1 << 12 // requests awaiting replies on one connection
 )
@@ -96,6 +97,23 @@ func (m *muxConn) writeLoop() {
 			default:
 				break more
 			}
+		}
+		// Other callers are waiting on this connection: they are likely
+		// about to send too (k+m shards of concurrent small objects go out
+		// together). Give them a moment to join this write: one system
+		// call on each side instead of one per request.
+		if m.load.Load() > int64(len(batch)) && len(batch) < maxBatch {
+			t := time.NewTimer(linger)
+		wait:
+			for len(batch) < maxBatch {
+				select {
+				case r := <-m.reqs:
+					batch = append(batch, r)
+				case <-t.C:
+					break wait
+				}
+			}
+			t.Stop()
 		}
 		var out net.Buffers
 		buf, out = encode(buf[:0], batch)

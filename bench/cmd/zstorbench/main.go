@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zerostor/zerostor/internal/config"
@@ -52,7 +53,12 @@ func main() {
 	dir := flag.String("dir", "", "work directory (default: a temp dir, removed after)")
 	flag.BoolVar(&verbose, "v", false, "log zstor's warnings to stderr")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of zstor here")
+	memcpyOnly := flag.Bool("memcpy-only", false, "print the memcpy rate and exit (run as a child, so its buffers do not count in the peak RSS)")
 	flag.Parse()
+	if *memcpyOnly {
+		fmt.Printf("%.0f\n", memcpyRate())
+		return
+	}
 	bs, err := config.ParseByteSize(*size)
 	if err != nil {
 		fatal(err)
@@ -83,7 +89,11 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 		dir = d
 	}
 	fmt.Printf("# zstorbench: %d+%d over %d zdb backends in %d groups, sync=%v, GOMAXPROCS=%d\n", k, m, n, groups, syncMode, runtime.GOMAXPROCS(0))
-	fmt.Printf("raw memcpy: %.0f MB/s\n", memcpyRate())
+	if out, err := exec.Command(os.Args[0], "-memcpy-only").Output(); err == nil {
+		fmt.Printf("raw memcpy: %s MB/s\n", strings.TrimSpace(string(out)))
+	} else {
+		fmt.Printf("raw memcpy: %v\n", err)
+	}
 	if r, err := ddRate(dir); err == nil {
 		fmt.Printf("raw dd write (1 GiB, conv=fdatasync): %.0f MB/s\n", r)
 	} else {
@@ -125,10 +135,12 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	}
 	defer c.Close()
 
+	cpuCluster = cl
 	src := filepath.Join(dir, "big.bin")
 	if err := writeRandomFile(src, size); err != nil {
 		return err
 	}
+	cpuMark()
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -162,6 +174,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 		return err
 	}
 	keys, payload := smallKeys(small, smallSize)
+	cpuMark()
 	lat, el, err := parallel(clients, keys, func(key string) error {
 		_, err := c.Put(ctx, key, bytes.NewReader(payload), zstor.PutOptions{})
 		return err
@@ -221,11 +234,55 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 }
 
 func report(label string, n int64, d time.Duration) {
-	fmt.Printf("%-40s %8.0f MB/s  (%d MiB in %v)\n", label, float64(n)/d.Seconds()/1e6, n>>20, d.Round(time.Millisecond))
+	fmt.Printf("%-40s %8.0f MB/s  (%d MiB in %v)%s\n", label, float64(n)/d.Seconds()/1e6, n>>20, d.Round(time.Millisecond), cpuSince())
 }
 
 func reportOps(label string, n int, d time.Duration, lat []time.Duration) {
-	fmt.Printf("%-40s %8.0f ops/s  p50 %v  p99 %v\n", label, float64(n)/d.Seconds(), pct(lat, 50).Round(10*time.Microsecond), pct(lat, 99).Round(10*time.Microsecond))
+	fmt.Printf("%-40s %8.0f ops/s  p50 %v  p99 %v%s\n", label, float64(n)/d.Seconds(), pct(lat, 50).Round(10*time.Microsecond), pct(lat, 99).Round(10*time.Microsecond), cpuSince())
+}
+
+// CPU accounting: zstor (this process) and the backends, per phase.
+var (
+	cpuCluster         *testcluster.Cluster
+	lastSelf, lastZdbs time.Duration
+)
+
+func cpuMark() { lastSelf, lastZdbs = selfCPU(), zdbCPU() }
+
+func cpuSince() string {
+	s, z := selfCPU(), zdbCPU()
+	out := fmt.Sprintf("  [cpu: zstor %.1fs, zdbs %.1fs]", (s - lastSelf).Seconds(), (z - lastZdbs).Seconds())
+	lastSelf, lastZdbs = s, z
+	return out
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// zdbCPU sums utime+stime of the live backends from /proc (clock ticks
+// of 10 ms).
+func zdbCPU() time.Duration {
+	if cpuCluster == nil {
+		return 0
+	}
+	var total time.Duration
+	for i := range cpuCluster.Len() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cpuCluster.Pid(i)))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			k, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(u+k) * 10 * time.Millisecond
+		}
+	}
+	return total
 }
 
 func pct(lat []time.Duration, p int) time.Duration {

@@ -21,7 +21,7 @@ require (
 	github.com/prometheus/client_model v0.6.1 // indirect
 	github.com/prometheus/common v0.55.0 // indirect
 	github.com/prometheus/procfs v0.15.1 // indirect
-	go.etcd.io/bbolt v1.4.3 // indirect
-	golang.org/x/term v0.47.0 // indirect
+	go.etcd.io/bbolt v1.4.3
+	golang.org/x/term v0.47.0
 	google.golang.org/protobuf v1.34.2 // indirect
 )

@@ -65,11 +65,15 @@ type Bolt struct {
 	db   *bolt.DB
 	path string
 
-	closed   atomic.Bool
-	mu       sync.Mutex // guards busy and pending (group commit)
-	busy     bool       // a commit is running
-	pending  []*writeOp // writes for the next commit
-	inflight sync.WaitGroup
+	closed    atomic.Bool
+	mu        sync.Mutex    // guards busy and pending (group commit)
+	busy      bool          // a commit is running or gathering
+	pending   []*writeOp    // writes for the next commit
+	lastBatch int           // writes in the last commit
+	full      chan struct{} // closed when want writes are pending
+	want      int
+	stats     commitStats
+	inflight  sync.WaitGroup
 }
 
 var _ Store = (*Bolt)(nil)

@@ -143,7 +143,7 @@ func TestBoltCorrupt(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
-	b := openBolt(t, path, meta.BoltOptions{})
+	b := openBolt(t, path, meta.BoltOptions{NoSync: true})
 	ctx := t.Context()
 	pending, other := b.Table("pending"), b.Table("other")
 	if _, err := pending.Get(ctx, []byte("x")); !errors.Is(err, meta.ErrNotFound) {
@@ -280,4 +280,42 @@ func TestList100k(t *testing.T) {
 func smallObject(i, perDir int) *meta.Object {
 	key := fmt.Sprintf("d%03d/o%06d", i/perDir, i%perDir)
 	return metatest.NewObject(key, metatest.Shape{Size: int64(i % 4096), Seed: uint64(i), UserMeta: map[string]string{"etag": "x"}})
+}
+
+// TestBoltCloseWhileWriting closes the store under concurrent writers:
+// every write either succeeds (and survives) or fails with ErrClosed.
+func TestBoltCloseWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	b := openBolt(t, path, meta.BoltOptions{})
+	var mu sync.Mutex
+	var done []string
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("w%d/%04d", w, i)
+				_, err := b.Put(t.Context(), metatest.NewObject(key, metatest.Shape{}))
+				if errors.Is(err, meta.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				done = append(done, key)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	b = openBolt(t, path, meta.BoltOptions{})
+	n, err := b.Count(t.Context())
+	if err != nil || n != len(done) {
+		t.Fatalf("%d records after reopening, %d puts succeeded (%v)", n, len(done), err)
+	}
 }

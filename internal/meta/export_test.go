@@ -1,6 +1,16 @@
 package meta
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// CommitStats returns the number of write transactions, the writes they
+// held and the time they took.
+func (b *Bolt) CommitStats() (commits, writes int64, d time.Duration) {
+	return b.stats.commits.Load(), b.stats.writes.Load(), time.Duration(b.stats.nanos.Load())
+}
 
 // UnmarshalUnchecked is Unmarshal without the checksums, for fuzzing.
 func UnmarshalUnchecked(b []byte) (*Object, error) { return unmarshal(b, false) }

@@ -30,6 +30,7 @@ type Store interface {
 	// List calls fn with the summary of every object whose key starts
 	// with prefix and sorts after after, in key order, without decoding
 	// block lists. fn returning an error stops the walk with that error.
+	// fn may call the store (Walk's callers rewrite records as they go).
 	List(ctx context.Context, prefix, after string, fn func(Info) error) error
 	// Walk is List with whole records (for repair, sweep and check).
 	Walk(ctx context.Context, prefix string, fn func(*Object) error) error

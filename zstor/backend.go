@@ -76,6 +76,11 @@ func (b *backend) observe(d time.Duration, err error) {
 	}
 	b.fails = 0
 	b.downUntil = time.Time{}
+	b.sampleLocked(d)
+}
+
+// sampleLocked adds a latency sample.
+func (b *backend) sampleLocked(d time.Duration) {
 	if b.ewma == 0 {
 		b.ewma = d
 	} else {
@@ -87,6 +92,16 @@ func (b *backend) observe(d time.Duration, err error) {
 
 func isFullReply(msg string) bool {
 	return strings.HasPrefix(msg, "No space")
+}
+
+// observeAtLeast records a call that was abandoned after d: a censored
+// sample, taken only when it raises the figures.
+func (b *backend) observeAtLeast(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d > b.ewma {
+		b.sampleLocked(d)
+	}
 }
 
 // down reports whether the backend failed recently and should be skipped.

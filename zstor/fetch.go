@@ -58,9 +58,14 @@ func (c *Client) candidates(o *meta.Object, bi int) []candidate {
 }
 
 // fetchBlock reads and decodes one block under the read rule: ask the k
-// best backends; a shard that fails, fails its hash, or is late (past its
-// backend's p95) makes another backend be asked; the first k verified
-// shards win.
+// best backends; a shard that fails or is late (past its backend's p95)
+// makes another backend be asked; the first k good shards win.
+//
+// Shards are verified lazily: k shards are decoded and the block's GCM
+// tag, under the object's key, authenticates the result. Only when that
+// fails are the shards checked against their BLAKE3 hashes, the bad ones
+// discarded and reported, and more shards fetched. A healthy read thus
+// never hashes, and a damaged one still finds the damaged shards.
 func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *codec.Codec, dk codec.Key) ([]byte, error) {
 	blk := &o.Blocks[bi]
 	k, n := o.Params.K, o.Params.K+o.Params.M
@@ -92,13 +97,20 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 		t := time.AfterFunc(wait, func() { hedges <- ci })
 		go func() {
 			var data []byte
-			ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
-			defer cancel()
-			err := cd.b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+			start := time.Now()
+			sctx, scancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+			defer scancel()
+			err := cd.b.call(sctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
 				data, err = cl.Get(ctx, cd.key)
 				return err
 			})
 			t.Stop()
+			if err != nil && ctx.Err() != nil {
+				// Abandoned because the block was done: the backend took
+				// at least this long, which the latency figures must know
+				// or a slow backend would keep being picked first.
+				cd.b.observeAtLeast(time.Since(start))
+			}
 			results <- result{ci, data, err}
 		}()
 		return true
@@ -107,11 +119,37 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 		launch()
 	}
 	shards := make([][]byte, n)
-	good := 0
+	from := make([]*backend, n)
+	have := 0
 	var errs []string
-	for good < k {
+	for {
+		if have >= k {
+			plain, err := cdc.DecodeVerified(dk, o.Salt, blk.BlockMeta, shards)
+			if err == nil {
+				return plain, nil
+			}
+			// Find the shards that fail their hash, drop them and go on.
+			dropped := 0
+			for si, sh := range shards {
+				if sh != nil && !codec.ShardOK(&blk.BlockMeta, si, sh) {
+					err := fmt.Errorf("shard %d on %s fails its checksum", si, from[si].id)
+					errs = append(errs, err.Error())
+					c.reportBad(o, bi, si, from[si], err)
+					shards[si] = nil
+					have--
+					dropped++
+				}
+			}
+			if dropped == 0 {
+				return nil, fmt.Errorf("block %d: %w", bi, err)
+			}
+			for range dropped {
+				launch()
+			}
+			continue
+		}
 		if inflight == 0 && !launch() {
-			return nil, fmt.Errorf("%w: block %d: %d verified shards of %d needed: %s", codec.ErrNotEnough, bi, good, k, strings.Join(errs, "; "))
+			return nil, fmt.Errorf("%w: block %d: %d good shards of %d needed: %s", codec.ErrNotEnough, bi, have, k, strings.Join(errs, "; "))
 		}
 		select {
 		case r := <-results:
@@ -126,8 +164,8 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 				if !hedged[r.ci] {
 					launch()
 				}
-			case !codec.ShardOK(&blk.BlockMeta, cd.shard, r.data):
-				err := fmt.Errorf("shard %d on %s fails its checksum", cd.shard, cd.b.id)
+			case len(r.data) != blk.ShardLen:
+				err := fmt.Errorf("shard %d on %s has %d bytes, want %d", cd.shard, cd.b.id, len(r.data), blk.ShardLen)
 				errs = append(errs, err.Error())
 				c.reportBad(o, bi, cd.shard, cd.b, err)
 				if !hedged[r.ci] {
@@ -135,7 +173,8 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 				}
 			default:
 				shards[cd.shard] = r.data
-				good++
+				from[cd.shard] = cd.b
+				have++
 			}
 		case ci := <-hedges:
 			if !hedged[ci] {
@@ -146,12 +185,6 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 			return nil, ctx.Err()
 		}
 	}
-	cancel()
-	plain, err := cdc.DecodeVerified(dk, o.Salt, blk.BlockMeta, shards)
-	if err != nil {
-		return nil, fmt.Errorf("block %d: %w", bi, err)
-	}
-	return plain, nil
 }
 
 // reportBad records a shard found damaged. Repair (the monitor) picks

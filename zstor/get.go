@@ -17,6 +17,7 @@ type Reader struct {
 	info   ObjectInfo
 	cancel context.CancelFunc
 	blocks chan *pending
+	slots  chan struct{}
 	cur    []byte
 	err    error
 	done   int64
@@ -89,7 +90,7 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Reader{info: info(o), cancel: cancel, blocks: make(chan *pending, c.opts.Parallel), prog: opts.Progress}
+	r := &Reader{info: info(o), cancel: cancel, blocks: make(chan *pending, c.opts.Parallel), slots: make(chan struct{}, c.opts.Parallel), prog: opts.Progress}
 	if off == end {
 		close(r.blocks)
 		return r, nil
@@ -100,7 +101,9 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 	go func() {
 		defer r.wg.Done()
 		defer close(r.blocks)
-		sem := make(chan struct{}, c.opts.Parallel)
+		// A slot is taken per block from its fetch until Read has
+		// consumed it: at most Parallel blocks are in memory.
+		sem := r.slots
 		for bi := first; bi <= last; bi++ {
 			p := &pending{ready: make(chan struct{})}
 			select {
@@ -116,7 +119,6 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 			r.wg.Add(1)
 			go func(bi int) {
 				defer r.wg.Done()
-				defer func() { <-sem }()
 				data, err := c.fetchBlock(ctx, o, bi, cdc, dk)
 				if err == nil {
 					lo, hi := int64(0), int64(len(data))
@@ -159,6 +161,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		<-b.ready
+		<-r.slots
 		if b.err != nil {
 			r.err = b.err
 			r.Close()

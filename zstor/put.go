@@ -315,7 +315,7 @@ collect:
 		case <-grace:
 			for i, p := range pending {
 				if p {
-					targets[i].observe(time.Since(start), nil) // a slow sample
+					targets[i].observeAtLeast(time.Since(start))
 					c.log.Debug("write straggler left for repair", "block", idx, "shard", i, "backend", targets[i].id)
 				}
 			}

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -58,6 +59,11 @@ func main() {
 	if *memcpyOnly {
 		fmt.Printf("%.0f\n", memcpyRate())
 		return
+	}
+	// As cmd/zstor does: a soft memory limit makes the GC collect the
+	// large transient block buffers before the heap doubles.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(192 << 20)
 	}
 	bs, err := config.ParseByteSize(*size)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -69,7 +68,7 @@ func (g *globals) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&g.json, "json", g.json, "machine-readable output (JSON)")
 	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (default warn; info for monitor and up)")
 	fs.StringVar(&g.logFile, "log-file", g.logFile, "write logs to `file` instead of stderr")
-	fs.StringVar(&g.logFile, "log_file", g.logFile, "same as --log-file (0-stor's spelling)")
+	fs.StringVar(&g.logFile, "log_file", g.logFile, "same as --log-file")
 }
 
 // command is one subcommand.
@@ -193,60 +192,6 @@ func (c *command) flagSet(g *globals) *flag.FlagSet {
 	return fs
 }
 
-// printFlags prints the flags that keep selects, with their aliases
-// (flags sharing a usage text's variable are listed once).
-func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
-	fs.VisitAll(func(f *flag.Flag) {
-		if !keep(f.Name) {
-			return
-		}
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		typ, help := flag.UnquoteUsage(f)
-		line := "  " + dash + f.Name
-		if typ != "" {
-			line += " " + typ
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			help += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "%-28s %s\n", line, help)
-	})
-}
-
-func usage(w io.Writer, top *flag.FlagSet, cmds []*command) {
-	fmt.Fprintf(w, "Usage: zstor [-c CONFIG] [--json] [--log-level L] COMMAND [flags]\n\n")
-	fmt.Fprintf(w, "zstor stores files dispersed, encrypted and erasure-coded over zdb backends.\n\nCommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
-	}
-	fmt.Fprintf(w, "\nGlobal flags:\n")
-	printFlags(w, top, func(string) bool { return true })
-	fmt.Fprintf(w, "\nRun 'zstor help COMMAND' for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 not found.\n")
-}
-
-// parseInterspersed parses flags wherever they are among the positional
-// arguments (until a "--").
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
 func (g *globals) setupLog(def string) error {
 	level := g.logLevel
 	if level == "" {
@@ -276,31 +221,4 @@ func (g *globals) close() {
 	for i := len(g.closers) - 1; i >= 0; i-- {
 		g.closers[i].Close()
 	}
-}
-
-// version is the build's version: the module version or VCS revision.
-func (g *globals) version() string {
-	if g.env.Version != "" {
-		return g.env.Version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return bi.Main.Version
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return rev
 }

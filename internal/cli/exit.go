@@ -64,14 +64,19 @@ func (g *globals) fail(c *command, err error) int {
 	return code
 }
 
-// notFound is the error for a key that does not exist, as the user
-// should read it.
+// notFound turns a not-found error about key into "no object KEY" (still
+// matching zstor.ErrNotFound); other errors pass.
 func notFound(key string, err error) error {
 	if errors.Is(err, zstor.ErrNotFound) {
-		return fmt.Errorf("%w: no object %s", zstor.ErrNotFound, quoteKey(key))
+		return &notFoundError{key}
 	}
 	return err
 }
+
+type notFoundError struct{ key string }
+
+func (e *notFoundError) Error() string { return "no object " + quoteKey(e.key) }
+func (e *notFoundError) Unwrap() error { return zstor.ErrNotFound }
 
 // quoteKey prints a key as is when it is plain, quoted otherwise.
 func quoteKey(k string) string {

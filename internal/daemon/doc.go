@@ -5,6 +5,8 @@
 //
 // # API
 //
+// (Also in docs/cli.md, "The daemon's socket API".)
+//
 // Object keys are one path segment, every byte but [A-Za-z0-9_~-]
 // percent-encoded (so "/a/b" is %2Fa%2Fb). Bodies stream both ways;
 // nothing is buffered whole.

@@ -17,6 +17,10 @@ import (
 // socket.
 var ErrRunning = errors.New("daemon: another daemon answers on the socket")
 
+// maxSocketPath is about the longest unix socket path the kernels take
+// (sun_path is 108 bytes on Linux, 104 on BSDs, with a NUL).
+const maxSocketPath = 103
+
 // Listener is a unix socket listener made by Listen. Closing it removes
 // the socket file, unless another process has replaced it since.
 type Listener struct {
@@ -35,11 +39,17 @@ func Listen(path string) (*Listener, error) {
 	if err := clearStale(path); err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("daemon: socket directory: %w", err)
+	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(path), ".zstor-"+hex.EncodeToString(rnd[:])+".sock")
+	tmp := filepath.Join(filepath.Dir(path), ".z"+hex.EncodeToString(rnd[:]))
 	ln, err := net.Listen("unix", tmp)
 	if err != nil {
+		if len(tmp) > maxSocketPath || len(path) > maxSocketPath {
+			return nil, fmt.Errorf("daemon: listen on %s: %w (a unix socket path must be shorter than about %d bytes: use a shorter one)", path, err, maxSocketPath)
+		}
 		return nil, fmt.Errorf("daemon: listen on %s: %w", path, err)
 	}
 	ul := ln.(*net.UnixListener)

@@ -86,7 +86,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(p, prefix) {
 			return "", false
 		}
-		key, err := url.PathUnescape(p[len(prefix):])
+		key, err := unescapeKey(p[len(prefix):])
 		if err != nil {
 			writeError(w, fmt.Errorf("%w: bad key escape in %q", zstor.ErrInvalid, p))
 			return "", false

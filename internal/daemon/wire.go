@@ -54,6 +54,8 @@ func escapeExcept(s string, keep func(byte) bool) string {
 	return b.String()
 }
 
+func unescapeKey(s string) (string, error) { return url.PathUnescape(s) }
+
 // escapeMetaName keeps lower-case letters, digits and '-' and
 // percent-encodes every other byte, upper-case letters included: header
 // names are case-insensitive and Go rewrites their case, so decoding
@@ -266,9 +268,9 @@ func (b BackendJSON) Status() zstor.BackendStatus {
 
 // SweepJSON is a SweepReport in JSON.
 type SweepJSON struct {
-	Scanned int    `json:"scanned"`
-	Deleted int    `json:"deleted"`
-	Errors  int    `json:"errors"`
+	Scanned int `json:"scanned"`
+	Deleted int `json:"deleted"`
+	Errors  int `json:"errors"`
 	// Error and Kind describe the sweep's error, when it had one (the
 	// counts are still valid).
 	Error string `json:"error,omitempty"`

@@ -38,11 +38,19 @@ type request struct {
 	err  error
 }
 
+// Process-wide pipelining counters, for benchmarks: how many requests
+// went out in how many writes.
+var muxWrites, muxRequests atomic.Int64
+
+// PipelineStats returns the requests sent and the writes that carried
+// them, over every client of the process.
+func PipelineStats() (requests, writes int64) { return muxRequests.Load(), muxWrites.Load() }
+
 // errConnLost wraps the transport error that broke a pipelined connection.
 var errConnLost = errors.New("connection lost")
 
 const (
-	linger     = 100 * time.Microsecond
+	linger     = 500 * time.Microsecond
 	maxBatch   = 128     // requests per write
 	maxPending = 1 << 12 // requests awaiting replies on one connection
 )
@@ -117,6 +125,8 @@ func (m *muxConn) writeLoop() {
 		}
 		var out net.Buffers
 		buf, out = encode(buf[:0], batch)
+		muxWrites.Add(1)
+		muxRequests.Add(int64(len(batch)))
 		// Replies come back in this order: queue the requests for the
 		// reader before their bytes leave.
 		for _, r := range batch {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/testcluster"
+	"github.com/zerostor/zerostor/internal/zdbclient"
 	"github.com/zerostor/zerostor/zstor"
 )
 
@@ -53,6 +54,7 @@ func main() {
 	slow := flag.Duration("slow", 200*time.Millisecond, "delay of the slowed backend")
 	dir := flag.String("dir", "", "work directory (default: a temp dir, removed after)")
 	flag.BoolVar(&verbose, "v", false, "log zstor's warnings to stderr")
+	flag.IntVar(&zdbProcs, "zdb-gomaxprocs", 1, "GOMAXPROCS of each backend process (0: Go's default); 20 daemons on 2 cores context-switch less with 1")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of zstor here")
 	memcpyOnly := flag.Bool("memcpy-only", false, "print the memcpy rate and exit (run as a child, so its buffers do not count in the peak RSS)")
 	flag.Parse()
@@ -75,6 +77,7 @@ func main() {
 }
 
 var (
+	zdbProcs   int
 	verbose    bool
 	cpuProfile string
 )
@@ -105,7 +108,13 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	} else {
 		fmt.Printf("raw dd write: %v\n", err)
 	}
-	opts := testcluster.Options{Groups: groups}
+	opts := testcluster.Options{Groups: groups, DataSize: 256 << 20}
+	if zdbProcs > 0 {
+		// Read by the backends' Go runtime at their start only: this
+		// process keeps its own setting.
+		os.Setenv("GOMAXPROCS", strconv.Itoa(zdbProcs))
+		defer os.Unsetenv("GOMAXPROCS")
+	}
 	if syncMode {
 		opts.Sync = true
 	}
@@ -253,12 +262,18 @@ var (
 	lastSelf, lastZdbs time.Duration
 )
 
-func cpuMark() { lastSelf, lastZdbs = selfCPU(), zdbCPU() }
+func cpuMark() {
+	lastSelf, lastZdbs = selfCPU(), zdbCPU()
+	lastReqs, lastWrites = zdbclient.PipelineStats()
+}
+
+var lastReqs, lastWrites int64
 
 func cpuSince() string {
 	s, z := selfCPU(), zdbCPU()
-	out := fmt.Sprintf("  [cpu: zstor %.1fs, zdbs %.1fs]", (s - lastSelf).Seconds(), (z - lastZdbs).Seconds())
-	lastSelf, lastZdbs = s, z
+	r, w := zdbclient.PipelineStats()
+	out := fmt.Sprintf("  [cpu: zstor %.1fs, zdbs %.1fs; %.1f requests/write]", (s - lastSelf).Seconds(), (z - lastZdbs).Seconds(), float64(r-lastReqs)/float64(max(w-lastWrites, 1)))
+	lastSelf, lastZdbs, lastReqs, lastWrites = s, z, r, w
 	return out
 }
 

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"time"
+
+	"github.com/zerostor/zerostor/internal/daemon"
+)
+
+type monitorOptions struct {
+	SweepInterval time.Duration
+	SweepGrace    time.Duration
+}
+
+func newMonitorCommand() *command {
+	o := monitorOptions{SweepInterval: 6 * time.Hour, SweepGrace: time.Hour}
+	return &command{
+		name:  "monitor",
+		args:  "[--sweep-interval 6h] [--sweep-grace 1h]",
+		short: "run the daemon: serve the store on the config's socket",
+		long: `
+Opens the store once and serves it on the configuration's socket (a unix
+socket, mode 0600); while it runs, every other zstor command goes through
+it. Serves Prometheus metrics on 127.0.0.1:prometheus_port when that is set,
+and deletes orphan shards periodically. SIGINT or SIGTERM stop it cleanly:
+requests in flight finish first.`,
+		addFlags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "orphan sweep period (0: never)")
+			fs.DurationVar(&o.SweepGrace, "sweep-grace", o.SweepGrace, "the sweep spares shards younger than this")
+		},
+		run:        func(ctx context.Context, g *globals, args []string) error { return runMonitor(ctx, g, o, args) },
+		defaultLog: "info",
+	}
+}
+
+func runMonitor(ctx context.Context, g *globals, o monitorOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unexpected argument %q", args[0])
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	interval := o.SweepInterval
+	if interval == 0 {
+		interval = -1
+	}
+	return daemon.Monitor(ctx, cfg, daemon.MonitorOptions{
+		Logger: g.log, Version: g.version(), SweepInterval: interval, SweepGrace: o.SweepGrace,
+	})
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerostor/zerostor/internal/config"
+	"github.com/zerostor/zerostor/internal/daemon"
+	"github.com/zerostor/zerostor/internal/testcluster"
+)
+
+// shortDir is a temporary directory with a short path, for sockets.
+func shortDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "zsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// writeConfig writes a k+m configuration of cl's backends with 1 MiB
+// blocks, root dir/root, meta_dir dir/meta and socket dir/zstor.sock, and
+// returns its path.
+func writeConfig(t testing.TB, cl *testcluster.Cluster, dir string, k, m int) string {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	cfg := &config.Config{MinimalShards: k, ExpectedShards: k + m, BlockSize: config.MiB,
+		Root: filepath.Join(dir, "root"), MetaDir: filepath.Join(dir, "meta"), Socket: filepath.Join(dir, "zstor.sock")}
+	cfg.Encryption.Key = hex.EncodeToString(key)
+	idx := map[string]int{}
+	for _, b := range cl.Backends() {
+		gi, ok := idx[b.Group]
+		if !ok {
+			gi = len(cfg.Groups)
+			idx[b.Group] = gi
+			cfg.Groups = append(cfg.Groups, config.Group{Name: b.Group})
+		}
+		cfg.Groups[gi].Backends = append(cfg.Groups[gi].Backends, config.Backend{Address: b.Addr, Namespace: b.Namespace, Password: b.Password})
+	}
+	cfg.EnsureDefaults()
+	path := filepath.Join(dir, "zstor.toml")
+	if err := config.WriteFile(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// result is one CLI run.
+type result struct {
+	out, err string
+	code     int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.err)
+}
+
+// runner runs the command line in-process with -c cfg.
+type runner struct {
+	t     testing.TB
+	cfg   string
+	stdin io.Reader
+	tty   bool
+}
+
+func (z runner) run(args ...string) result {
+	z.t.Helper()
+	var out, errb bytes.Buffer
+	if z.cfg != "" {
+		args = append([]string{"-c", z.cfg}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := Run(ctx, args, Env{Stdin: z.stdin, Stdout: &out, Stderr: &errb, StderrTTY: z.tty, Version: "test"})
+	return result{out.String(), errb.String(), code}
+}
+
+// ok runs and fails the test unless the exit code is 0.
+func (z runner) ok(args ...string) result {
+	z.t.Helper()
+	r := z.run(args...)
+	if r.code != 0 {
+		z.t.Fatalf("zstor %s: %v", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+func (z runner) with(stdin io.Reader) runner { z.stdin = stdin; return z }
+
+func randomFile(t testing.TB, path string, n int) []byte {
+	t.Helper()
+	data := make([]byte, n)
+	rand.Read(data)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// startMonitor runs the daemon of the config at path until the returned
+// function is called, or the test ends.
+func startMonitor(t testing.TB, path string) (stop func()) {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Monitor(ctx, cfg, daemon.MonitorOptions{Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("monitor: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("monitor: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}

@@ -75,7 +75,8 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 		data []byte
 		err  error
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// One deadline for the block bounds every shard read of it.
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
 	defer cancel()
 	results := make(chan result, len(cands))
 	hedges := make(chan int, len(cands))
@@ -98,14 +99,12 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 		go func() {
 			var data []byte
 			start := time.Now()
-			sctx, scancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
-			defer scancel()
-			err := cd.b.call(sctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+			err := cd.b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
 				data, err = cl.Get(ctx, cd.key)
 				return err
 			})
 			t.Stop()
-			if err != nil && ctx.Err() != nil {
+			if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 				// Abandoned because the block was done: the backend took
 				// at least this long, which the latency figures must know
 				// or a slow backend would keep being picked first.

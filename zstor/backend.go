@@ -33,6 +33,8 @@ type backend struct {
 	downUntil time.Time // skip until then (cooldown after failures)
 	lastErr   string
 	full      bool
+	fullSeen  time.Time // when full was last confirmed (by a reply or NSINFO)
+	checking  bool      // a recheckFull is in flight
 	errs      int64
 	info      map[string]string
 	infoAt    time.Time
@@ -58,7 +60,7 @@ func (b *backend) observe(d time.Duration, err error) {
 			b.errs++
 			b.lastErr = err.Error()
 			if isFullReply(re.Msg) {
-				b.full = true
+				b.full, b.fullSeen = true, time.Now()
 			}
 			return // it answered: reachable
 		}
@@ -117,6 +119,41 @@ func (b *backend) isFull() bool {
 	return b.full
 }
 
+// fullRecheck is how long a backend found full is believed full before
+// its NSINFO is read again: space may have been freed or the limit raised,
+// and nothing else would ever place shards on it again.
+const fullRecheck = time.Second
+
+// recheckFull refreshes a full backend's NSINFO in the background when
+// fullRecheck has passed since it was last found full.
+func (b *backend) recheckFull() {
+	b.mu.Lock()
+	if !b.full || b.checking || time.Since(b.fullSeen) < fullRecheck {
+		b.mu.Unlock()
+		return
+	}
+	b.checking = true
+	b.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		err := b.refresh(ctx)
+		b.mu.Lock()
+		b.checking = false
+		if err != nil {
+			b.fullSeen = time.Now() // try again after another fullRecheck
+		}
+		b.mu.Unlock()
+	}()
+}
+
+// stored records that a new value was stored on the backend: it has room.
+func (b *backend) stored() {
+	b.mu.Lock()
+	b.full = false
+	b.mu.Unlock()
+}
+
 // latency returns the EWMA and p95 of recent successful calls (zero when
 // nothing was measured yet).
 func (b *backend) latency() (ewma, p95 time.Duration) {
@@ -162,7 +199,7 @@ func (b *backend) refresh(ctx context.Context) error {
 	b.info, b.infoAt = info, time.Now()
 	limit, _ := strconv.ParseInt(info["data_limits_bytes"], 10, 64)
 	size, _ := strconv.ParseInt(info["data_size_bytes"], 10, 64)
-	b.full = limit > 0 && size >= limit
+	b.full, b.fullSeen = limit > 0 && size >= limit, time.Now()
 	b.mu.Unlock()
 	return nil
 }

@@ -69,6 +69,14 @@ type Client struct {
 
 	activeMu sync.Mutex
 	active   map[meta.VersionID]int // versions being written: the sweep leaves them alone
+
+	// Versions being read: a replaced or deleted version's shards are
+	// deleted only once its readers are done. Get holds loadMu shared
+	// from loading a record until its version is registered.
+	loadMu    sync.RWMutex
+	readingMu sync.Mutex
+	reading   map[meta.VersionID]*readers
+	closing   chan struct{} // closed by Close: stop waiting for readers
 }
 
 // Open connects to the configured backends and opens the metadata store.
@@ -90,7 +98,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 	if opts.ShardTimeout <= 0 {
 		opts.ShardTimeout = 30 * time.Second
 	}
-	c := &Client{cfg: cfg, log: opts.Logger, opts: opts, byID: map[string]*backend{}, active: map[meta.VersionID]int{}}
+	c := &Client{cfg: cfg, log: opts.Logger, opts: opts, byID: map[string]*backend{}, active: map[meta.VersionID]int{}, reading: map[meta.VersionID]*readers{}, closing: make(chan struct{})}
 	var err error
 	if c.master, err = cfg.MasterKey(); err != nil {
 		return nil, fmt.Errorf("zstor: %w", err)
@@ -248,6 +256,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	close(c.closing)
 	c.bg.Wait()
 	c.closeBackends()
 	return c.store.Close()

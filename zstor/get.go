@@ -14,16 +14,21 @@ import (
 // Reader streams an object or a range of it. Blocks are fetched ahead in
 // parallel, a bounded number at a time. It is not safe for concurrent use.
 type Reader struct {
-	info   ObjectInfo
-	cancel context.CancelFunc
-	blocks chan *pending
-	slots  chan struct{}
-	cur    []byte
-	err    error
-	done   int64
-	prog   func(int64)
-	wg     sync.WaitGroup
-	once   sync.Once
+	info    ObjectInfo
+	release func() // the version is no longer read
+	relOnce sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	nblock  int // blocks the range spans
+	got     int // blocks handed to Read so far
+	blocks  chan *pending
+	slots   chan struct{}
+	cur     []byte
+	err     error
+	done    int64
+	prog    func(int64)
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 type pending struct {
@@ -74,10 +79,20 @@ func verifyRoot(o *meta.Object) error {
 // blocks that overlap the range are fetched; every block is verified
 // (shard hashes, GCM tag) before its bytes are returned.
 func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader, error) {
+	c.loadMu.RLock()
 	o, dk, err := c.open(ctx, key)
 	if err != nil {
+		c.loadMu.RUnlock()
 		return nil, err
 	}
+	release := c.startReading(o.Version)
+	c.loadMu.RUnlock()
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
 	off, end := opts.Offset, o.Size
 	if off < 0 || off > o.Size || (off == o.Size && o.Size > 0 && opts.Length > 0) {
 		return nil, fmt.Errorf("%w: range offset %d outside object %q of %d bytes", ErrInvalid, off, key, o.Size)
@@ -90,13 +105,16 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Reader{info: info(o), cancel: cancel, blocks: make(chan *pending, c.opts.Parallel), slots: make(chan struct{}, c.opts.Parallel), prog: opts.Progress}
+	ok = true
+	r := &Reader{info: info(o), release: release, ctx: ctx, cancel: cancel, blocks: make(chan *pending, c.opts.Parallel), slots: make(chan struct{}, c.opts.Parallel), prog: opts.Progress}
 	if off == end {
 		close(r.blocks)
+		r.finished()
 		return r, nil
 	}
 	bs := int64(o.BlockSize)
 	first, last := int(off/bs), int((end-1)/bs)
+	r.nblock = last - first + 1
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -146,6 +164,52 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 	return r, nil
 }
 
+// readers counts the open readers of one version; done is closed when
+// the last one finishes.
+type readers struct {
+	n    int
+	done chan struct{}
+}
+
+// startReading registers a reader of version v and returns the function
+// that unregisters it.
+func (c *Client) startReading(v meta.VersionID) func() {
+	c.readingMu.Lock()
+	defer c.readingMu.Unlock()
+	rs := c.reading[v]
+	if rs == nil {
+		rs = &readers{done: make(chan struct{})}
+		c.reading[v] = rs
+	}
+	rs.n++
+	return func() {
+		c.readingMu.Lock()
+		defer c.readingMu.Unlock()
+		if rs.n--; rs.n == 0 {
+			close(rs.done)
+			delete(c.reading, v)
+		}
+	}
+}
+
+// readersDone returns a channel closed once version v has no reader: nil
+// when it has none now. Readers that loaded v's record before the call
+// are counted.
+func (c *Client) readersDone(v meta.VersionID) <-chan struct{} {
+	// A barrier: Gets hold loadMu (read-locked) from loading a record to
+	// registering as its reader, so once Lock returns every Get that saw
+	// v's record is counted.
+	c.loadMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
+	c.loadMu.Unlock()
+	c.readingMu.Lock()
+	defer c.readingMu.Unlock()
+	if rs := c.reading[v]; rs != nil {
+		return rs.done
+	}
+	return nil
+}
+
 // Info describes the object being read.
 func (r *Reader) Info() ObjectInfo { return r.info }
 
@@ -155,13 +219,27 @@ func (r *Reader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
+		// Once cancelled (or closed), no further block is handed out,
+		// even one fetched already: the fetcher stops queueing blocks,
+		// and a stream that ends early must not look complete.
+		if r.got < r.nblock && r.ctx.Err() != nil {
+			r.err = r.cut()
+			r.Close()
+			return 0, r.err
+		}
 		b, ok := <-r.blocks
 		if !ok {
+			r.finished()
+			if r.got < r.nblock {
+				r.err = r.cut()
+				return 0, r.err
+			}
 			r.err = io.EOF
 			return 0, io.EOF
 		}
 		<-b.ready
 		<-r.slots
+		r.got++
 		if b.err != nil {
 			r.err = b.err
 			r.Close()
@@ -176,6 +254,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 		r.prog(r.done)
 	}
 	return n, nil
+}
+
+// cut is the error of a read stopped before its last block.
+func (r *Reader) cut() error {
+	err := context.Cause(r.ctx)
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("zstor: get %q: %w", r.info.Key, err)
 }
 
 // WriteTo streams the rest of the object to w without an extra copy.
@@ -204,8 +291,12 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
+// finished says the reader will fetch no more: the version it reads may go.
+func (r *Reader) finished() { r.relOnce.Do(r.release) }
+
 // Close stops fetching and releases the reader. It is safe to call twice.
 func (r *Reader) Close() error {
+	r.finished()
 	r.once.Do(func() {
 		r.cancel()
 		go func() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"io"
 	mrand "math/rand/v2"
 	"testing"
@@ -18,21 +17,12 @@ import (
 // shards, one group per cluster group, a fresh master key.
 func testConfig(t testing.TB, cl *testcluster.Cluster, k, m int, blockSize int) *config.Config {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := &config.Config{MinimalShards: k, ExpectedShards: k + m, MetaDir: t.TempDir(), BlockSize: config.ByteSize(blockSize)}
-	cfg.Encryption.Key = hex.EncodeToString(key)
-	groups := map[string]int{}
-	for _, b := range cl.Backends() {
-		gi, ok := groups[b.Group]
-		if !ok {
-			gi = len(cfg.Groups)
-			groups[b.Group] = gi
-			cfg.Groups = append(cfg.Groups, config.Group{Name: b.Group})
-		}
-		cfg.Groups[gi].Backends = append(cfg.Groups[gi].Backends, config.Backend{Address: b.Addr, Namespace: b.Namespace, Password: b.Password})
+	var key [32]byte
+	rand.Read(key[:])
+	cfg := cl.ZstorConfig(k, m, t.TempDir(), key)
+	if blockSize != 0 {
+		cfg.BlockSize = config.ByteSize(blockSize)
 	}
-	cfg.EnsureDefaults()
 	return cfg
 }
 

@@ -3,8 +3,6 @@ package zstor
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -67,11 +64,7 @@ func (c *Client) copyTargets(ck []byte) []*backend {
 }
 
 func (c *Client) seal(plain []byte) ([]byte, error) {
-	blk, err := aes.NewCipher(c.metaKey[:])
-	if err != nil {
-		return nil, err
-	}
-	a, err := cipher.NewGCM(blk)
+	a, err := c.metaKey.AEAD()
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +77,7 @@ func (c *Client) seal(plain []byte) ([]byte, error) {
 }
 
 func (c *Client) unseal(sealed []byte) ([]byte, error) {
-	blk, err := aes.NewCipher(c.metaKey[:])
-	if err != nil {
-		return nil, err
-	}
-	a, err := cipher.NewGCM(blk)
+	a, err := c.metaKey.AEAD()
 	if err != nil {
 		return nil, err
 	}
@@ -125,34 +114,55 @@ func (c *Client) putMetaCopies(ctx context.Context, key string, o *meta.Object) 
 	targets := c.copyTargets(ck)
 	want := min(metaReplicas, len(targets))
 	need := min(2, want)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	// Write to the preferred targets first, and to a further one for each
+	// that fails. Once need copies landed, the others get the grace a
+	// block's straggling shards get: a backend that stopped answering
+	// must not hold every commit up for the shard timeout.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error, len(targets))
+	next, inflight := 0, 0
+	launch := func() {
+		b := targets[next]
+		next++
+		inflight++
+		go func() {
+			err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) error {
+				_, err := cl.Set(ctx, ck, sealed)
+				return err
+			})
+			if err != nil {
+				err = fmt.Errorf("%s: %w", b.id, err)
+			}
+			results <- err
+		}()
+	}
+	for next < want {
+		launch()
+	}
+	start := time.Now()
+	var grace <-chan time.Time
 	var errs []string
 	ok := 0
-	// Try the preferred targets first, then further ones for each that
-	// failed, until want copies landed or the targets ran out.
-	next := 0
-	for ok < want && next < len(targets) {
-		batch := targets[next:min(next+want-ok, len(targets))]
-		next += len(batch)
-		for _, b := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) error {
-					_, err := cl.Set(ctx, ck, sealed)
-					return err
-				})
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("%s: %v", b.id, err))
-					return
+wait:
+	for ok < want && inflight > 0 {
+		select {
+		case err := <-results:
+			inflight--
+			if err != nil {
+				errs = append(errs, err.Error())
+				if next < len(targets) {
+					launch()
 				}
-				ok++
-			}()
+				continue
+			}
+			ok++
+			if ok >= need && grace == nil {
+				grace = time.After(min(max(3*time.Since(start), minGrace), c.opts.StragglerGrace))
+			}
+		case <-grace:
+			break wait
 		}
-		wg.Wait()
 	}
 	if ok < need {
 		return fmt.Errorf("%w: metadata copy stored on %d backends, need %d: %s", ErrUnavailable, ok, need, strings.Join(errs, "; "))

@@ -192,6 +192,12 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 	if err := c.check(); err != nil {
 		return rep, err
 	}
+	// A write in progress when the walk begins may commit, and stop being
+	// active, before its shards are scanned: the versions active now are
+	// spared too. Writes begun later have only shards stamped at or after
+	// start, which the cutoff (in the backends' whole seconds) spares.
+	start := time.Now()
+	active := c.activeVersions()
 	versions := map[meta.VersionID]bool{}
 	seqKeys := map[string]bool{} // backend id + "\x00" + key
 	err := c.store.Walk(ctx, "", func(o *meta.Object) error {
@@ -208,7 +214,7 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 	if err != nil {
 		return rep, fmt.Errorf("zstor: sweep: %w", err)
 	}
-	cutoff := time.Now().Add(-grace)
+	cutoff := start.Add(-grace).Truncate(time.Second)
 	var errs []error
 	for _, b := range c.backends {
 		var orphans [][]byte
@@ -229,7 +235,7 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 			}
 			var v meta.VersionID
 			copy(v[:], e.Key[len(shardTag):])
-			if !versions[v] && !c.isActive(v) {
+			if !versions[v] && !active[v] && !c.isActive(v) {
 				orphans = append(orphans, e.Key)
 			}
 			return nil

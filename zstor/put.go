@@ -301,6 +301,7 @@ collect:
 				continue
 			}
 			ok++
+			targets[r.i].stored()
 			key := r.key
 			if !targets[r.i].seq.Load() {
 				key = nil // derived from the version
@@ -409,13 +410,30 @@ func (c *Client) objectShards(o *meta.Object) []stored {
 	return out
 }
 
+// readHold bounds how long a replaced or deleted version's shards are kept
+// for a reader that neither finishes nor closes.
+const readHold = 10 * time.Minute
+
 // deleteShardsLater deletes a replaced or deleted version's shards in the
-// background; Close waits for it.
+// background, once the reads of it in progress are done; Close waits for
+// it.
 func (c *Client) deleteShardsLater(o *meta.Object) {
 	shards := c.objectShards(o)
+	wait := c.readersDone(o.Version)
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
+		if wait != nil {
+			// Reads in progress of this version finish first (a reader
+			// left open is not waited for longer than readHold).
+			t := time.NewTimer(readHold)
+			select {
+			case <-wait:
+			case <-c.closing:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		c.deleteShards(ctx, shards)
@@ -423,32 +441,39 @@ func (c *Client) deleteShardsLater(o *meta.Object) {
 }
 
 // place picks n backends for one block's shards. When the policy cannot be
-// met with the healthy backends, down ones are included: their shards are
-// recorded missing and repaired later, which beats failing the write.
+// met with the healthy backends, down ones are included, and then full
+// ones: their shards are recorded missing and repaired later, which beats
+// failing the write.
 func (c *Client) place(n int) ([]*backend, error) {
 	cands := make([]placement.Backend, len(c.backends))
 	for i, b := range c.backends {
 		ewma, _ := b.latency()
 		cands[i] = placement.Backend{ID: b.id, Group: b.group, Labels: b.labels, Down: b.down(), Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
+		if cands[i].Full {
+			b.recheckFull()
+		}
 	}
 	p := c.policy
 	p.N = n
 	c.rndMu.Lock()
+	defer c.rndMu.Unlock()
 	idx, err := placement.Select(p, cands, c.rnd)
-	if errors.Is(err, placement.ErrUnplaceable) {
+	for relax := 0; errors.Is(err, placement.ErrUnplaceable) && relax < 2; relax++ {
 		for i := range cands {
-			cands[i].Down = false
+			if relax == 0 {
+				cands[i].Down = false
+			} else {
+				cands[i].Full = false
+			}
 		}
 		var err2 error
-		if idx, err2 = placement.Select(p, cands, c.rnd); err2 != nil {
-			c.rndMu.Unlock()
-			return nil, fmt.Errorf("%w: placement: %w", ErrUnavailable, err)
+		if idx, err2 = placement.Select(p, cands, c.rnd); err2 == nil {
+			err = nil
 		}
-	} else if err != nil {
-		c.rndMu.Unlock()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: placement: %w", ErrUnavailable, err)
 	}
-	c.rndMu.Unlock()
 	out := make([]*backend, len(idx))
 	for i, j := range idx {
 		out[i] = c.backends[j]
@@ -469,4 +494,15 @@ func (c *Client) isActive(v meta.VersionID) bool {
 	c.activeMu.Lock()
 	defer c.activeMu.Unlock()
 	return c.active[v] > 0
+}
+
+// activeVersions returns the versions being written now.
+func (c *Client) activeVersions() map[meta.VersionID]bool {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	out := make(map[meta.VersionID]bool, len(c.active))
+	for v := range c.active {
+		out[v] = true
+	}
+	return out
 }

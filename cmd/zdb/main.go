@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zerostor/zerostor/internal/buildinfo"
 	"github.com/zerostor/zerostor/internal/zdb/server"
 )
 
@@ -58,7 +59,7 @@ func run(argv []string, stderr io.Writer) int {
 	if err := fs.Parse(argv); err != nil {
 		return 2
 	}
-	server.Revision = revision()
+	server.Revision = buildinfo.Revision()
 	if *version {
 		fmt.Fprintf(stderr, "zdb %s\n", server.Revision)
 		return 0
@@ -149,28 +150,4 @@ func daemonize(argv []string, logfile string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "zdb: running in the background, pid %d\n", cmd.Process.Pid)
 	return 0
-}
-
-// revision is the VCS revision the binary was built from, if known.
-func revision() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	rev, dirty := "", false
-	for _, st := range bi.Settings {
-		switch st.Key {
-		case "vcs.revision":
-			rev = st.Value
-		case "vcs.modified":
-			dirty = st.Value == "true"
-		}
-	}
-	if rev == "" {
-		return bi.Main.Version
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return rev
 }

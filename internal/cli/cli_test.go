@@ -209,7 +209,7 @@ var cliCases = []cliCase{
 // TestCLI runs every case directly, then through a daemon, on one cluster.
 func TestCLI(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	z := runner{t: t, cfg: writeConfig(t, cl, dir, 4, 2)}
 	root := filepath.Join(dir, "root")
 	for _, mode := range []string{"direct", "daemon"} {

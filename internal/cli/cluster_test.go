@@ -69,7 +69,7 @@ key = "0101010101010101010101010101010101010101010101010101010101010101"
 // with 0-stor's command forms.
 func TestZeroStorConfig(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	meta := filepath.Join(dir, "meta")
 	t.Setenv("ZSTOR_META_DIR", meta)
 	root := filepath.Join(dir, "data")
@@ -117,7 +117,7 @@ func TestZeroStorConfig(t *testing.T) {
 // fails leaves nothing behind.
 func TestFailures(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	z := runner{t: t, cfg: writeConfig(t, cl, dir, 4, 2)}
 	data := bytes.Repeat([]byte("degrade "), 300_000)
 	z.with(bytes.NewReader(data)).ok("store", "-f", "-", "-k", "/f")
@@ -175,7 +175,7 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build ./cmd/zstor: %v\n%s", err, out)
 	}
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	cfg := writeConfig(t, cl, dir, 4, 2)
 	zstor := func(args ...string) (string, error) {
 		t.Helper()

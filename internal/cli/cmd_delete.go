@@ -2,37 +2,21 @@ package cli
 
 import (
 	"context"
+
+	"github.com/zerostor/zerostor/internal/daemon"
 )
 
 func newDeleteCommand() *command {
-	var o keyOptions
-	return &command{
-		name:     "delete",
-		args:     "-k KEY | -f FILE",
-		short:    "delete an object and its shards",
-		addFlags: o.addFlags,
-		run:      func(ctx context.Context, g *globals, args []string) error { return runDelete(ctx, g, o, args) },
-	}
+	return objectCommand(&command{
+		name:  "delete",
+		args:  "-k KEY | -f FILE",
+		short: "delete an object and its shards",
+	}, runDelete)
 }
 
-func runDelete(ctx context.Context, g *globals, o keyOptions, args []string) error {
-	if err := o.check(args); err != nil {
-		return err
-	}
-	st, cfg, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	key, err := keyOf(cfg, o.Key, o.File)
-	if err != nil {
-		return err
-	}
+func runDelete(ctx context.Context, g *globals, st daemon.Store, key string) error {
 	if err := st.Delete(ctx, key); err != nil {
 		return notFound(key, err)
 	}
-	if g.json {
-		return g.printJSON(map[string]string{"deleted": key})
-	}
-	g.printf("deleted %s\n", quoteKey(key))
-	return nil
+	return g.result(map[string]string{"deleted": key}, "deleted %s\n", quoteKey(key))
 }

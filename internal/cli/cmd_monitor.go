@@ -35,8 +35,8 @@ requests in flight finish first.`,
 }
 
 func runMonitor(ctx context.Context, g *globals, o monitorOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {

@@ -7,8 +7,7 @@ import (
 )
 
 func newRebuildCommand() *command {
-	var o keyOptions
-	return &command{
+	return objectCommand(&command{
 		name:  "rebuild",
 		args:  "-f FILE | -k KEY",
 		short: "re-encode an object under the current configuration",
@@ -16,30 +15,14 @@ func newRebuildCommand() *command {
 Reads the object back (verified), stores it again with the configuration's
 current shards and backends as a new version, and deletes the old shards:
 how to restore full redundancy after a backend was lost or replaced.`,
-		addFlags: o.addFlags,
-		run:      func(ctx context.Context, g *globals, args []string) error { return runRebuild(ctx, g, o, args) },
-	}
+	}, runRebuild)
 }
 
-func runRebuild(ctx context.Context, g *globals, o keyOptions, args []string) error {
-	if err := o.check(args); err != nil {
-		return err
-	}
-	st, cfg, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	key, err := keyOf(cfg, o.Key, o.File)
-	if err != nil {
-		return err
-	}
+func runRebuild(ctx context.Context, g *globals, st daemon.Store, key string) error {
 	info, err := st.Rebuild(ctx, key)
 	if err != nil {
 		return notFound(key, err)
 	}
-	if g.json {
-		return g.printJSON(daemon.ObjectToJSON(info))
-	}
-	g.printf("rebuilt %s: %d+%d shards, %d blocks, version %s\n", quoteKey(info.Key), info.K, info.M, info.Blocks, info.Version)
-	return nil
+	return g.result(daemon.ObjectToJSON(info), "rebuilt %s: %d+%d shards, %d blocks, version %s\n",
+		quoteKey(info.Key), info.K, info.M, info.Blocks, info.Version)
 }

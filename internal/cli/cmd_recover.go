@@ -20,8 +20,8 @@ losing the machine, the configuration and its key bring everything back.`,
 }
 
 func runRecover(ctx context.Context, g *globals, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	st, _, err := g.openStore(ctx)
 	if err != nil {
@@ -31,9 +31,5 @@ func runRecover(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	if g.json {
-		return g.printJSON(daemon.RecoverJSON{Restored: n})
-	}
-	g.printf("restored %d objects\n", n)
-	return nil
+	return g.result(daemon.RecoverJSON{Restored: n}, "restored %d objects\n", n)
 }

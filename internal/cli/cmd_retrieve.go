@@ -39,17 +39,14 @@ its checksum verified, so a failed retrieve never leaves a partial file.`,
 }
 
 func (o *retrieveOptions) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.File, "f", "", "`file` to restore (its path is the key unless -k is given)")
-	fs.StringVar(&o.File, "file", "", "same as -f")
-	fs.StringVar(&o.Key, "k", "", "object `key`")
-	fs.StringVar(&o.Key, "key", "", "same as -k")
+	fileKeyFlags(fs, &o.File, &o.Key, "`file` to restore (its path is the key unless -k is given)", "object `key`")
 	fs.StringVar(&o.Out, "o", "", "write to `path` instead of FILE; - for stdout")
 	fs.StringVar(&o.Out, "output", "", "same as -o")
 }
 
 func runRetrieve(ctx context.Context, g *globals, o retrieveOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	out := o.Out
 	if out == "" {
@@ -61,11 +58,7 @@ func runRetrieve(ctx context.Context, g *globals, o retrieveOptions, args []stri
 	if o.File == "-" {
 		return usageErrorf("-f - is not a file to restore; use -k KEY -o -")
 	}
-	st, cfg, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	key, err := keyOf(cfg, o.Key, o.File)
+	st, key, err := g.openKey(ctx, o.Key, o.File)
 	if err != nil {
 		return err
 	}

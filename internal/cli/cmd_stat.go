@@ -9,28 +9,14 @@ import (
 )
 
 func newStatCommand() *command {
-	var o keyOptions
-	return &command{
-		name:     "stat",
-		args:     "-f FILE | -k KEY",
-		short:    "describe an object (size, time, checksum, shards, metadata)",
-		addFlags: o.addFlags,
-		run:      func(ctx context.Context, g *globals, args []string) error { return runStat(ctx, g, o, args) },
-	}
+	return objectCommand(&command{
+		name:  "stat",
+		args:  "-f FILE | -k KEY",
+		short: "describe an object (size, time, checksum, shards, metadata)",
+	}, runStat)
 }
 
-func runStat(ctx context.Context, g *globals, o keyOptions, args []string) error {
-	if err := o.check(args); err != nil {
-		return err
-	}
-	st, cfg, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	key, err := keyOf(cfg, o.Key, o.File)
-	if err != nil {
-		return err
-	}
+func runStat(ctx context.Context, g *globals, st daemon.Store, key string) error {
 	info, err := st.Stat(ctx, key)
 	if err != nil {
 		return notFound(key, err)

@@ -17,8 +17,8 @@ func newStatusCommand() *command {
 }
 
 func runStatus(ctx context.Context, g *globals, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	st, _, err := g.openStore(ctx)
 	if err != nil {

@@ -41,10 +41,8 @@ Prints "CHECKSUM  KEY" per object stored (BLAKE3-256 of the content).`,
 }
 
 func (o *storeOptions) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.File, "f", "", "`file` to store; - for stdin; a directory stores every file under it")
-	fs.StringVar(&o.File, "file", "", "same as -f")
-	fs.StringVar(&o.Key, "k", "", "object `key` (default: the file's path under root); for a directory, the key path")
-	fs.StringVar(&o.Key, "key", "", "same as -k")
+	fileKeyFlags(fs, &o.File, &o.Key, "`file` to store; - for stdin; a directory stores every file under it",
+		"object `key` (default: the file's path under root); for a directory, the key path")
 	fs.StringVar(&o.KeyPath, "key-path", "", "store as if the file were in `directory` (0-stor's --key-path)")
 	fs.BoolVar(&o.Delete, "d", false, "delete the local file once it is stored")
 	fs.BoolVar(&o.Delete, "delete", false, "same as -d")
@@ -53,8 +51,8 @@ func (o *storeOptions) addFlags(fs *flag.FlagSet) {
 }
 
 func runStore(ctx context.Context, g *globals, o storeOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	if o.File == "" {
 		return usageErrorf("-f FILE is required")
@@ -131,11 +129,7 @@ func storeOne(ctx context.Context, g *globals, st daemon.Store, key string, r io
 	if err != nil {
 		return info, err
 	}
-	if g.json {
-		return info, g.printJSON(daemon.ObjectToJSON(info))
-	}
-	g.printf("%s  %s\n", info.Checksum, quoteKey(info.Key))
-	return info, nil
+	return info, g.result(daemon.ObjectToJSON(info), "%s  %s\n", info.Checksum, quoteKey(info.Key))
 }
 
 // storeDir stores every regular file under o.File. A failure does not stop

@@ -31,8 +31,8 @@ hours.`,
 }
 
 func runSweep(ctx context.Context, g *globals, o sweepOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	if o.Grace < 0 {
 		return usageErrorf("--grace must not be negative")

@@ -41,8 +41,8 @@ type testReport struct {
 }
 
 func runTest(ctx context.Context, g *globals, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {

@@ -45,8 +45,8 @@ data; the sizing flags then have no effect. Ctrl-C stops everything.`,
 }
 
 func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
+	if err := noArgs(args); err != nil {
+		return err
 	}
 	if o.Backends < 1 || o.Groups < 1 || o.K < 1 || o.M < 0 || o.BasePort < 0 || o.BasePort > 65535-o.Backends {
 		return usageErrorf("need --backends >= 1, --groups >= 1, -k >= 1, -m >= 0 and a valid --base-port")

@@ -3,7 +3,8 @@ package cli
 import (
 	"context"
 	"runtime"
-	"runtime/debug"
+
+	"github.com/zerostor/zerostor/internal/buildinfo"
 )
 
 func newVersionCommand() *command {
@@ -11,14 +12,11 @@ func newVersionCommand() *command {
 		name:  "version",
 		short: "print the version",
 		run: func(_ context.Context, g *globals, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q", args[0])
+			if err := noArgs(args); err != nil {
+				return err
 			}
-			if g.json {
-				return g.printJSON(map[string]string{"version": g.version(), "go": runtime.Version()})
-			}
-			g.printf("zstor %s (%s)\n", g.version(), runtime.Version())
-			return nil
+			return g.result(map[string]string{"version": g.version(), "go": runtime.Version()},
+				"zstor %s (%s)\n", g.version(), runtime.Version())
 		},
 	}
 }
@@ -28,24 +26,5 @@ func (g *globals) version() string {
 	if g.env.Version != "" {
 		return g.env.Version
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return bi.Main.Version
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return rev
+	return buildinfo.Revision()
 }

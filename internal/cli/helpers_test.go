@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -19,38 +18,17 @@ import (
 	"github.com/zerostor/zerostor/internal/testcluster"
 )
 
-// shortDir is a temporary directory with a short path, for sockets.
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "zsc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 // writeConfig writes a k+m configuration of cl's backends with 1 MiB
 // blocks, root dir/root, meta_dir dir/meta and socket dir/zstor.sock, and
 // returns its path.
 func writeConfig(t testing.TB, cl *testcluster.Cluster, dir string, k, m int) string {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := &config.Config{MinimalShards: k, ExpectedShards: k + m, BlockSize: config.MiB,
-		Root: filepath.Join(dir, "root"), MetaDir: filepath.Join(dir, "meta"), Socket: filepath.Join(dir, "zstor.sock")}
-	cfg.Encryption.Key = hex.EncodeToString(key)
-	idx := map[string]int{}
-	for _, b := range cl.Backends() {
-		gi, ok := idx[b.Group]
-		if !ok {
-			gi = len(cfg.Groups)
-			idx[b.Group] = gi
-			cfg.Groups = append(cfg.Groups, config.Group{Name: b.Group})
-		}
-		cfg.Groups[gi].Backends = append(cfg.Groups[gi].Backends, config.Backend{Address: b.Addr, Namespace: b.Namespace, Password: b.Password})
-	}
-	cfg.EnsureDefaults()
+	var key [32]byte
+	rand.Read(key[:])
+	cfg := cl.ZstorConfig(k, m, filepath.Join(dir, "meta"), key)
+	cfg.BlockSize = config.MiB
+	cfg.Root = filepath.Join(dir, "root")
+	cfg.Socket = filepath.Join(dir, "zstor.sock")
 	path := filepath.Join(dir, "zstor.toml")
 	if err := config.WriteFile(path, cfg); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,19 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return nil, err
 }
 
+// openKey opens the store (openStore) and resolves the object's key from
+// -k key or -f file (keyOf).
+func (g *globals) openKey(ctx context.Context, key, file string) (daemon.Store, string, error) {
+	st, cfg, err := g.openStore(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if key, err = keyOf(cfg, key, file); err != nil {
+		return nil, "", err
+	}
+	return st, key, nil
+}
+
 // openStore loads the config and returns the store: through the daemon
 // when one answers on the config's socket, else opened in this process.
 func (g *globals) openStore(ctx context.Context) (daemon.Store, *config.Config, error) {

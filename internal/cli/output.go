@@ -19,6 +19,16 @@ func (g *globals) printJSON(v any) error {
 	return err
 }
 
+// result prints a command's result: v as JSON with --json, else the
+// text format makes of args.
+func (g *globals) result(v any, format string, args ...any) error {
+	if g.json {
+		return g.printJSON(v)
+	}
+	g.printf(format, args...)
+	return nil
+}
+
 // printf writes to stdout.
 func (g *globals) printf(format string, args ...any) {
 	fmt.Fprintf(g.env.Stdout, format, args...)

@@ -124,7 +124,7 @@ func (c *Codec) Encode(key Key, salt uint32, idx uint64, plain []byte) ([][]byte
 			body, m.Compression = z, Snappy
 		}
 	}
-	a, err := gcm(key)
+	a, err := key.AEAD()
 	if err != nil {
 		return nil, m, err
 	}
@@ -204,7 +204,7 @@ func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verif
 		sealed = append(sealed, s...)
 	}
 	sealed = sealed[:m.SealedLen]
-	a, err := gcm(key)
+	a, err := key.AEAD()
 	if err != nil {
 		return nil, bad, err
 	}

@@ -32,7 +32,8 @@ func NewDataKey() (Key, error) {
 	return k, nil
 }
 
-func gcm(k Key) (cipher.AEAD, error) {
+// AEAD is AES-256-GCM under k (standard nonce and tag sizes).
+func (k Key) AEAD() (cipher.AEAD, error) {
 	b, err := aes.NewCipher(k[:])
 	if err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ const wrapVersion = 1
 // WrapKey seals a data key under the master key: version, random nonce,
 // then the sealed key. Only the wrapped form is ever stored.
 func WrapKey(master, data Key) ([]byte, error) {
-	a, err := gcm(master)
+	a, err := master.AEAD()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func WrapKey(master, data Key) ([]byte, error) {
 // wrapped key gives ErrBadKey or ErrBadWrapped.
 func UnwrapKey(master Key, wrapped []byte) (Key, error) {
 	var k Key
-	a, err := gcm(master)
+	a, err := master.AEAD()
 	if err != nil {
 		return k, err
 	}

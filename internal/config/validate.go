@@ -123,14 +123,7 @@ func (c *Config) validateGroups(p *problems) {
 			p.add(gkey+".backends", "group %q has no backends", name)
 		}
 		for j, b := range g.Backends {
-			bkey := fmt.Sprintf("%s.backends[%d]", gkey, j)
-			c.checkBackend(p, bkey, b)
-			id := c.BackendID(b)
-			if prev, dup := where[id]; dup {
-				p.add(bkey, "duplicate backend %s (also %s)", id, prev)
-			} else {
-				where[id] = bkey
-			}
+			c.checkBackend(p, fmt.Sprintf("%s.backends[%d]", gkey, j), b, where)
 		}
 	}
 	if n := c.ExpectedShards; n > 0 && len(where) < n {
@@ -138,7 +131,9 @@ func (c *Config) validateGroups(p *problems) {
 	}
 }
 
-func (c *Config) checkBackend(p *problems, key string, b Backend) {
+// checkBackend checks backend b, at key, and that it is none of those in
+// seen (backend id to key), to which it adds itself.
+func (c *Config) checkBackend(p *problems, key string, b Backend, seen map[string]string) {
 	if err := checkAddress(b.Address); err != nil {
 		p.add(key+".address", "%v", err)
 	}
@@ -146,6 +141,12 @@ func (c *Config) checkBackend(p *problems, key string, b Backend) {
 		p.add(key+".namespace", "%v", err)
 	}
 	checkLabels(p, key+".labels", b.Labels)
+	id := c.BackendID(b)
+	if prev, dup := seen[id]; dup {
+		p.add(key, "duplicate backend %s (also %s)", id, prev)
+	} else {
+		seen[id] = key
+	}
 }
 
 func (c *Config) validateEncryption(p *problems) {
@@ -197,14 +198,7 @@ func (c *Config) validateMeta(p *problems) {
 	}
 	seen := map[string]string{}
 	for j, b := range mc.Backends {
-		bkey := fmt.Sprintf("meta.config.backends[%d]", j)
-		c.checkBackend(p, bkey, b)
-		id := c.BackendID(b)
-		if prev, dup := seen[id]; dup {
-			p.add(bkey, "duplicate backend %s (also %s)", id, prev)
-		} else {
-			seen[id] = bkey
-		}
+		c.checkBackend(p, fmt.Sprintf("meta.config.backends[%d]", j), b, seen)
 	}
 }
 

@@ -97,13 +97,18 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// call does a request without a body and decodes a JSON reply into out.
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, out any) error {
+// send does a request without a body.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp, err := c.do(req)
+	return c.do(req)
+}
+
+// call does a request without a body and decodes a JSON reply into out.
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, out any) error {
+	resp, err := c.send(ctx, method, path, q)
 	if err != nil {
 		return err
 	}
@@ -132,11 +137,7 @@ func errorFrom(resp *http.Response) error {
 
 // Stat implements Store.
 func (c *Client) Stat(ctx context.Context, key string) (zstor.ObjectInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.url("/v1/objects/"+escapeKey(key), nil), nil)
-	if err != nil {
-		return zstor.ObjectInfo{}, err
-	}
-	resp, err := c.do(req)
+	resp, err := c.send(ctx, http.MethodHead, "/v1/objects/"+escapeKey(key), nil)
 	if err != nil {
 		return zstor.ObjectInfo{}, err
 	}
@@ -149,11 +150,7 @@ func (c *Client) Stat(ctx context.Context, key string) (zstor.ObjectInfo, error)
 
 // Delete implements Store.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.url("/v1/objects/"+escapeKey(key), nil), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req)
+	resp, err := c.send(ctx, http.MethodDelete, "/v1/objects/"+escapeKey(key), nil)
 	if err != nil {
 		return err
 	}
@@ -174,12 +171,7 @@ func (c *Client) List(ctx context.Context, prefix, after string) iter.Seq2[zstor
 		if after != "" {
 			q.Set("after", after)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/list", q), nil)
-		if err != nil {
-			yield(zstor.ObjectInfo{}, err)
-			return
-		}
-		resp, err := c.do(req)
+		resp, err := c.send(ctx, http.MethodGet, "/v1/list", q)
 		if err != nil {
 			yield(zstor.ObjectInfo{}, err)
 			return

@@ -92,11 +92,7 @@ func (c *Client) Get(ctx context.Context, key string, opts zstor.GetOptions) (Ob
 	if opts.Length != 0 {
 		q.Set("length", strconv.FormatInt(opts.Length, 10))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/objects/"+escapeKey(key), q), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.do(req)
+	resp, err := c.send(ctx, http.MethodGet, "/v1/objects/"+escapeKey(key), q)
 	if err != nil {
 		return nil, err
 	}

@@ -32,22 +32,11 @@ import (
 // 1 MiB blocks, its own metadata directory and a socket path.
 func clusterConfig(t testing.TB, cl *testcluster.Cluster, k, m int) *config.Config {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := &config.Config{MinimalShards: k, ExpectedShards: k + m, MetaDir: t.TempDir(), BlockSize: config.MiB,
-		Socket: shortDir(t) + "/z.sock"}
-	cfg.Encryption.Key = hex.EncodeToString(key)
-	idx := map[string]int{}
-	for _, b := range cl.Backends() {
-		gi, ok := idx[b.Group]
-		if !ok {
-			gi = len(cfg.Groups)
-			idx[b.Group] = gi
-			cfg.Groups = append(cfg.Groups, config.Group{Name: b.Group})
-		}
-		cfg.Groups[gi].Backends = append(cfg.Groups[gi].Backends, config.Backend{Address: b.Addr, Namespace: b.Namespace, Password: b.Password})
-	}
-	cfg.EnsureDefaults()
+	var key [32]byte
+	rand.Read(key[:])
+	cfg := cl.ZstorConfig(k, m, t.TempDir(), key)
+	cfg.BlockSize = config.MiB
+	cfg.Socket = testcluster.ShortDir(t) + "/z.sock"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

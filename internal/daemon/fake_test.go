@@ -8,7 +8,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+	"github.com/zerostor/zerostor/internal/testcluster"
 	"github.com/zerostor/zerostor/zstor"
 )
 
@@ -206,18 +206,6 @@ func (m *memStore) Close() error { return nil }
 
 var _ Store = (*memStore)(nil)
 
-// shortDir is a temporary directory with a short path: unix socket paths
-// are limited to about 100 bytes.
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "zsd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
@@ -233,7 +221,7 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 // the server stops at the end of the test.
 func serve(t testing.TB, st Store) (*Client, string) {
 	t.Helper()
-	sock := shortDir(t) + "/d.sock"
+	sock := testcluster.ShortDir(t) + "/d.sock"
 	ln, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerostor/zerostor/internal/testcluster"
 	"github.com/zerostor/zerostor/zstor"
 )
 
@@ -223,7 +224,7 @@ func TestMidStreamErrors(t *testing.T) {
 func TestShutdownFinishesInFlight(t *testing.T) {
 	st := newMemStore()
 	st.putGate, st.putIn = make(chan struct{}), make(chan struct{})
-	sock := shortDir(t) + "/d.sock"
+	sock := testcluster.ShortDir(t) + "/d.sock"
 	ln, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +263,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	sock := dir + "/s.sock"
 
 	// Stale: a socket file nobody accepts on.

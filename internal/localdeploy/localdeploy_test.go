@@ -16,17 +16,8 @@ import (
 	"github.com/zerostor/zerostor/internal/cli"
 	"github.com/zerostor/zerostor/internal/daemon"
 	"github.com/zerostor/zerostor/internal/localdeploy"
+	"github.com/zerostor/zerostor/internal/testcluster"
 )
-
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "zsu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
 
 // zstor runs the command line in-process.
 func zstor(t testing.TB, stdin []byte, args ...string) (string, string, int) {
@@ -72,7 +63,7 @@ func up(t *testing.T, opts localdeploy.Options) (localdeploy.Deployment, func() 
 // TestRestart: store through the socket, stop, start again: same ports,
 // same key, the object is still there.
 func TestRestart(t *testing.T) {
-	dir := shortDir(t)
+	dir := testcluster.ShortDir(t)
 	opts := localdeploy.Options{Dir: dir, Backends: 6, Groups: 3, K: 4, M: 2}
 	d1, stop := up(t, opts)
 	if !d1.Created || len(d1.Backends) != 6 || d1.Groups != 3 || d1.Config.K() != 4 || d1.Config.M() != 2 {
@@ -127,7 +118,7 @@ func TestRestart(t *testing.T) {
 // TestUpCommand runs `zstor up` with its defaults (20 backends, 4 groups,
 // 16+4) through the command line, and stops it as Ctrl-C would.
 func TestUpCommand(t *testing.T) {
-	dir := filepath.Join(shortDir(t), "local")
+	dir := filepath.Join(testcluster.ShortDir(t), "local")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuffer

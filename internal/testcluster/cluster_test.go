@@ -159,6 +159,14 @@ func TestStartSetGet(t *testing.T) {
 	if g := c.Groups(); len(g) != 2 || len(g[0]) != 2 || g[1][0].Index != 2 {
 		t.Errorf("Groups = %+v", g)
 	}
+	cfg := c.ZstorConfig(2, 1, t.TempDir(), [32]byte{1})
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("ZstorConfig: %v", err)
+	}
+	if g := cfg.Groups; len(g) != 2 || g[1].Name != "g1" || len(g[1].Backends) != 2 || g[1].Backends[0].Address != c.Backend(2).Addr ||
+		g[1].Backends[0].Namespace != "default" || cfg.MinimalShards != 2 || cfg.ExpectedShards != 3 {
+		t.Errorf("ZstorConfig = %+v", cfg)
+	}
 	// Each backend has its own data: backend 0's value is not on 1.
 	if v, err := c.Client(1).Get(ctxTimeout(t, 5*time.Second), "k").Result(); err != nil || v != "value of backend 1" {
 		t.Errorf("backend 1 GET k = %q, %v", v, err)

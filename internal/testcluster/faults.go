@@ -32,13 +32,29 @@ func (c *Cluster) Kill(i int) {
 // running does nothing.
 func (c *Cluster) Stop(i int) {
 	c.t.Helper()
-	if err := c.StopContext(context.Background(), i); err != nil {
-		c.fatalf("%v", err)
-	}
+	c.must(i, c.StopContext)
 }
 
 // StopContext is Stop returning its error.
 func (c *Cluster) StopContext(_ context.Context, i int) error {
+	c.t.Helper()
+	return c.onNode(i, "stop", func(nd *node) error { return nd.stopLocked() })
+}
+
+// must runs the Context variant f of a TB-flavoured method on backend i,
+// bounded by faultTimeout, and fails the test on its error.
+func (c *Cluster) must(i int, f func(context.Context, int) error) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
+	defer cancel()
+	if err := f(ctx, i); err != nil {
+		c.fatalf("%v", err)
+	}
+}
+
+// onNode runs f on backend i with its lock held; f's error comes back as
+// "testcluster: backend i: op: ...".
+func (c *Cluster) onNode(i int, op string, f func(nd *node) error) error {
 	c.t.Helper()
 	nd, err := c.nodeErr(i)
 	if err != nil {
@@ -46,8 +62,8 @@ func (c *Cluster) StopContext(_ context.Context, i int) error {
 	}
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
-	if err := nd.stopLocked(); err != nil {
-		return fmt.Errorf("testcluster: backend %d: stop: %w", i, err)
+	if err := f(nd); err != nil {
+		return fmt.Errorf("testcluster: backend %d: %s: %w", i, op, err)
 	}
 	return nil
 }
@@ -57,29 +73,18 @@ func (c *Cluster) StopContext(_ context.Context, i int) error {
 // most about 10 s). Restarting a running backend is an error.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
-	defer cancel()
-	if err := c.RestartContext(ctx, i); err != nil {
-		c.fatalf("%v", err)
-	}
+	c.must(i, c.RestartContext)
 }
 
 // RestartContext is Restart returning its error.
 func (c *Cluster) RestartContext(ctx context.Context, i int) error {
 	c.t.Helper()
-	nd, err := c.nodeErr(i)
-	if err != nil {
-		return err
-	}
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.runningLocked() {
-		return fmt.Errorf("testcluster: backend %d: restart: zdb is running (pid %d); Kill or Stop it first", i, nd.proc.pid)
-	}
-	if err := nd.startLocked(ctx); err != nil {
-		return fmt.Errorf("testcluster: backend %d: restart: %w", i, err)
-	}
-	return nil
+	return c.onNode(i, "restart", func(nd *node) error {
+		if nd.runningLocked() {
+			return fmt.Errorf("zdb is running (pid %d); Kill or Stop it first", nd.proc.pid)
+		}
+		return nd.startLocked(ctx)
+	})
 }
 
 // Pause stops backend i's daemon with SIGSTOP: its connections stay open
@@ -172,27 +177,26 @@ func (c *Cluster) Disconnect(i int) int {
 // daemon (SIGTERM, same port) with --maxsize, and open connections drop.
 func (c *Cluster) Fill(i int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
-	defer cancel()
-	if err := c.FillContext(ctx, i); err != nil {
-		c.fatalf("%v", err)
-	}
+	c.must(i, c.FillContext)
 }
 
 // FillContext is Fill returning its error.
 func (c *Cluster) FillContext(ctx context.Context, i int) error {
 	c.t.Helper()
-	nd, err := c.nodeErr(i)
-	if err != nil {
-		return err
-	}
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if err := c.fillLocked(ctx, nd); err != nil {
-		return fmt.Errorf("testcluster: backend %d: fill: %w", i, err)
-	}
-	c.logf("testcluster: backend %d: namespace %s filled", i, c.opts.Namespace)
-	return nil
+	return c.setLimit(ctx, i, "fill", c.fillLocked)
+}
+
+// setLimit runs fillLocked or unfillLocked (op "fill" or "unfill") on
+// backend i and logs the change.
+func (c *Cluster) setLimit(ctx context.Context, i int, op string, f func(context.Context, *node) error) error {
+	c.t.Helper()
+	return c.onNode(i, op, func(nd *node) error {
+		if err := f(ctx, nd); err != nil {
+			return err
+		}
+		c.logf("testcluster: backend %d: namespace %s %sed", i, c.opts.Namespace, op)
+		return nil
+	})
 }
 
 func (c *Cluster) fillLocked(ctx context.Context, nd *node) error {
@@ -201,9 +205,9 @@ func (c *Cluster) fillLocked(ctx context.Context, nd *node) error {
 		return errors.New("zdb is not running")
 	}
 	ns := c.opts.Namespace
-	a, err := dialAdmin(ctx, nd.b.ZdbAddr, c.opts.Admin)
+	a, err := nd.admin(ctx)
 	if err != nil {
-		return fmt.Errorf("admin connection: %w", err)
+		return err
 	}
 	defer a.Close()
 	size, err := a.nsInfoInt(ctx, ns, "data_size_bytes")
@@ -217,10 +221,7 @@ func (c *Cluster) fillLocked(ctx context.Context, nd *node) error {
 	}
 	a.Close()
 	nd.maxsize = limit
-	if err := nd.stopLocked(); err != nil {
-		return err
-	}
-	return nd.startLocked(ctx)
+	return nd.restartLocked(ctx)
 }
 
 // Unfill lifts backend i's size limit again (unlimited). On the default
@@ -228,27 +229,13 @@ func (c *Cluster) fillLocked(ctx context.Context, nd *node) error {
 // next Restart does without.
 func (c *Cluster) Unfill(i int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
-	defer cancel()
-	if err := c.UnfillContext(ctx, i); err != nil {
-		c.fatalf("%v", err)
-	}
+	c.must(i, c.UnfillContext)
 }
 
 // UnfillContext is Unfill returning its error.
 func (c *Cluster) UnfillContext(ctx context.Context, i int) error {
 	c.t.Helper()
-	nd, err := c.nodeErr(i)
-	if err != nil {
-		return err
-	}
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if err := c.unfillLocked(ctx, nd); err != nil {
-		return fmt.Errorf("testcluster: backend %d: unfill: %w", i, err)
-	}
-	c.logf("testcluster: backend %d: namespace %s unfilled", i, c.opts.Namespace)
-	return nil
+	return c.setLimit(ctx, i, "unfill", c.unfillLocked)
 }
 
 func (c *Cluster) unfillLocked(ctx context.Context, nd *node) error {
@@ -262,17 +249,14 @@ func (c *Cluster) unfillLocked(ctx context.Context, nd *node) error {
 		if !nd.runningLocked() {
 			return nil
 		}
-		if err := nd.stopLocked(); err != nil {
-			return err
-		}
-		return nd.startLocked(ctx)
+		return nd.restartLocked(ctx)
 	}
 	if !nd.runningLocked() {
 		return errors.New("zdb is not running")
 	}
-	a, err := dialAdmin(ctx, nd.b.ZdbAddr, c.opts.Admin)
+	a, err := nd.admin(ctx)
 	if err != nil {
-		return fmt.Errorf("admin connection: %w", err)
+		return err
 	}
 	defer a.Close()
 	_, err = a.do(ctx, "NSSET", ns, "maxsize", "0")

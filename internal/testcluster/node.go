@@ -198,15 +198,33 @@ func (n *node) stopLocked() error {
 	return nil
 }
 
+// restartLocked stops the daemon if it runs and starts it again.
+func (n *node) restartLocked(ctx context.Context) error {
+	n.c.t.Helper()
+	if err := n.stopLocked(); err != nil {
+		return err
+	}
+	return n.startLocked(ctx)
+}
+
+// admin opens an admin connection to the daemon (not through the proxy).
+func (n *node) admin(ctx context.Context) (*adminConn, error) {
+	a, err := dialAdmin(ctx, n.b.ZdbAddr, n.c.opts.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("admin connection: %w", err)
+	}
+	return a, nil
+}
+
 // setupNamespace creates and configures the namespace on the first start.
 func (n *node) setupNamespace(ctx context.Context) error {
 	o := n.c.opts
 	if o.Namespace == "default" {
 		return nil
 	}
-	a, err := dialAdmin(ctx, n.b.ZdbAddr, o.Admin)
+	a, err := n.admin(ctx)
 	if err != nil {
-		return fmt.Errorf("admin connection: %w", err)
+		return err
 	}
 	defer a.Close()
 	if _, err := a.do(ctx, "NSNEW", o.Namespace); err != nil {

@@ -226,6 +226,15 @@ func (m *muxConn) do(ctx context.Context, args [][]byte) (resp.Value, error) {
 	select {
 	case <-r.done:
 		return r.v, r.err
+	case <-m.dead:
+		// The request may have been queued after the loops drained their
+		// queues: nothing will finish it.
+		select {
+		case <-r.done:
+			return r.v, r.err
+		default:
+			return resp.Value{}, m.err
+		}
 	case <-ctx.Done():
 		// The reply, when it comes, is read and dropped.
 		return resp.Value{}, ctx.Err()

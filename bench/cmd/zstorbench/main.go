@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -130,7 +129,9 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 		return err
 	}
 	defer proxy.Close()
-	cfg := clusterConfig(cl, k, m, filepath.Join(dir, "meta"))
+	var key [32]byte
+	rand.Read(key[:])
+	cfg := cl.ZstorConfig(k, m, filepath.Join(dir, "meta"), key)
 	cfg.Groups[0].Backends[0].Address = proxy.Addr()
 	var logger *slog.Logger
 	if verbose {
@@ -356,22 +357,6 @@ func smallKeys(n, size int) ([]string, []byte) {
 	payload := make([]byte, size)
 	rand.Read(payload)
 	return keys, payload
-}
-
-func clusterConfig(cl *testcluster.Cluster, k, m int, metaDir string) *config.Config {
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := &config.Config{MinimalShards: k, ExpectedShards: k + m, MetaDir: metaDir}
-	cfg.Encryption.Key = hex.EncodeToString(key)
-	for gi, g := range cl.Groups() {
-		grp := config.Group{Name: fmt.Sprintf("g%d", gi)}
-		for _, b := range g {
-			grp.Backends = append(grp.Backends, config.Backend{Address: b.Addr, Namespace: b.Namespace, Password: b.Password})
-		}
-		cfg.Groups = append(cfg.Groups, grp)
-	}
-	cfg.EnsureDefaults()
-	return cfg
 }
 
 // writeRandomFile writes size incompressible bytes.

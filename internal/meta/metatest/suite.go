@@ -270,15 +270,26 @@ func testListPages(t *testing.T, open func(*testing.T) meta.Store) {
 // putAll puts an object for each key, 16 at a time.
 func putAll(t *testing.T, s meta.Store, keys []string) {
 	t.Helper()
+	parallel(t, 16, func(w int) error {
+		for i := w; i < len(keys); i += 16 {
+			if _, err := s.Put(t.Context(), NewObject(keys[i], Shape{Size: int64(i), Seed: uint64(i)})); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// parallel runs work(0) .. work(workers-1) concurrently and fails t with
+// the first error one of them returns.
+func parallel(t *testing.T, workers int, work func(w int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
+	errs := make(chan error, workers)
+	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(keys); i += 16 {
-				if _, err := s.Put(t.Context(), NewObject(keys[i], Shape{Size: int64(i), Seed: uint64(i)})); err != nil {
-					errs <- err
-					return
-				}
+			if err := work(w); err != nil {
+				errs <- err
 			}
 		})
 	}
@@ -392,35 +403,25 @@ func testConcurrentCAS(t *testing.T, open func(*testing.T) meta.Store) {
 	ctx := t.Context()
 	const workers, incs = 16, 15
 	mustPut(t, s, NewObject("counter", Shape{UserMeta: map[string]string{"n": "0"}}))
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := 0; i < incs; {
-				cur, err := s.Get(ctx, "counter")
-				if err != nil {
-					errs <- err
-					return
-				}
-				n, _ := strconv.Atoi(cur.UserMeta["n"])
-				next := Clone(cur)
-				next.UserMeta["n"] = strconv.Itoa(n + 1)
-				next.Version[0], next.Version[1], next.Version[2] = byte(w), byte(i), byte(n)
-				switch err := s.CompareAndPut(ctx, next, cur.Version); {
-				case err == nil:
-					i++
-				case !errors.Is(err, meta.ErrConflict):
-					errs <- err
-					return
-				}
+	parallel(t, workers, func(w int) error {
+		for i := 0; i < incs; {
+			cur, err := s.Get(ctx, "counter")
+			if err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+			n, _ := strconv.Atoi(cur.UserMeta["n"])
+			next := Clone(cur)
+			next.UserMeta["n"] = strconv.Itoa(n + 1)
+			next.Version[0], next.Version[1], next.Version[2] = byte(w), byte(i), byte(n)
+			switch err := s.CompareAndPut(ctx, next, cur.Version); {
+			case err == nil:
+				i++
+			case !errors.Is(err, meta.ErrConflict):
+				return err
+			}
+		}
+		return nil
+	})
 	o, err := s.Get(ctx, "counter")
 	if err != nil {
 		t.Fatal(err)
@@ -435,31 +436,22 @@ func testConcurrentPut(t *testing.T, open func(*testing.T) meta.Store) {
 	s := openStore(t, open)
 	ctx := t.Context()
 	const workers, each = 16, 40
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				key := fmt.Sprintf("w%02d/%03d", w, i)
-				for round := range 2 {
-					o := NewObject(key, Shape{Size: int64(round), Seed: uint64(round)})
-					prev, err := s.Put(ctx, o)
-					if err == nil && (prev == nil) != (round == 0) {
-						err = fmt.Errorf("put %q round %d: prev %v", key, round, prev != nil)
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
+	parallel(t, workers, func(w int) error {
+		for i := range each {
+			key := fmt.Sprintf("w%02d/%03d", w, i)
+			for round := range 2 {
+				o := NewObject(key, Shape{Size: int64(round), Seed: uint64(round)})
+				prev, err := s.Put(ctx, o)
+				if err == nil && (prev == nil) != (round == 0) {
+					err = fmt.Errorf("put %q round %d: prev %v", key, round, prev != nil)
+				}
+				if err != nil {
+					return err
 				}
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	n := 0
 	err := s.Walk(ctx, "w", func(o *meta.Object) error {
 		n++

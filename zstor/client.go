@@ -28,7 +28,7 @@ type Options struct {
 	// MetaDir overrides the config's meta_dir.
 	MetaDir string
 	// Parallel bounds the blocks one Put or Get has in flight; default
-	// 2×GOMAXPROCS+2, at most 8. Memory per transfer is about Parallel ×
+	// GOMAXPROCS+2, at most 8. Memory per transfer is about Parallel ×
 	// 2.5 × block size.
 	Parallel int
 	// StragglerGrace bounds how long a block write waits for slow shards
@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Parallel <= 0 {
-		opts.Parallel = min(2*runtime.GOMAXPROCS(0)+2, 8)
+		opts.Parallel = min(runtime.GOMAXPROCS(0)+2, 8)
 	}
 	if opts.StragglerGrace <= 0 {
 		opts.StragglerGrace = 5 * time.Second

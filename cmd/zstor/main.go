@@ -7,12 +7,19 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/zerostor/zerostor/internal/cli"
 )
 
 func main() {
+	// A soft memory limit makes the collector free the large transient
+	// block buffers before the heap doubles, keeping the process within a
+	// small, fixed footprint; GOMEMLIMIT overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(192 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		// After the first signal a second one kills at once.

@@ -53,6 +53,7 @@ func main() {
 	slow := flag.Duration("slow", 200*time.Millisecond, "delay of the slowed backend")
 	dir := flag.String("dir", "", "work directory (default: a temp dir, removed after)")
 	flag.BoolVar(&verbose, "v", false, "log zstor's warnings to stderr")
+	flag.IntVar(&parallelBlocks, "parallel", 0, "blocks in flight per transfer (0: zstor's default)")
 	flag.IntVar(&zdbProcs, "zdb-gomaxprocs", 1, "GOMAXPROCS of each backend process (0: Go's default); 20 daemons on 2 cores context-switch less with 1")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of zstor here")
 	memcpyOnly := flag.Bool("memcpy-only", false, "print the memcpy rate and exit (run as a child, so its buffers do not count in the peak RSS)")
@@ -76,9 +77,10 @@ func main() {
 }
 
 var (
-	zdbProcs   int
-	verbose    bool
-	cpuProfile string
+	parallelBlocks int
+	zdbProcs       int
+	verbose        bool
+	cpuProfile     string
 )
 
 func fatal(err error) {
@@ -145,7 +147,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
 	}
-	c, err := zstor.Open(ctx, cfg, zstor.Options{Logger: logger})
+	c, err := zstor.Open(ctx, cfg, zstor.Options{Logger: logger, Parallel: parallelBlocks})
 	if err != nil {
 		return err
 	}

@@ -95,8 +95,10 @@ func (c *Client) Check(ctx context.Context, key string) (CheckReport, error) {
 				if s.Backend >= 0 && int(s.Backend) < len(o.Backends) {
 					name = o.Backends[s.Backend]
 				}
+				mu.Lock()
 				rep.Missing++
 				rep.Problems = append(rep.Problems, ShardProblem{bi, si, name, ShardMissing, "not stored"})
+				mu.Unlock()
 				continue
 			}
 			b := c.byID[o.Backends[s.Backend]]

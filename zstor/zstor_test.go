@@ -435,7 +435,7 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	// 4 blocks in flight of 1 MiB plain + 1.5 MiB of shards, plus reads
 	// and GC slack: far below the object's size.
-	if p := peak.Load(); p > 64<<20 {
+	if p := peak.Load(); p > 64<<20 && !raceEnabled {
 		t.Fatalf("live heap peaked at %d MiB while moving a %d MiB object", p>>20, size>>20)
 	}
 	t.Logf("live heap peak %d MiB for a %d MiB object", peak.Load()>>20, size>>20)

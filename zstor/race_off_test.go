@@ -1,0 +1,5 @@
+//go:build !race
+
+package zstor
+
+const raceEnabled = false

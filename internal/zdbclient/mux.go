@@ -50,7 +50,7 @@ func PipelineStats() (requests, writes int64) { return muxRequests.Load(), muxWr
 var errConnLost = errors.New("connection lost")
 
 const (
-	linger     = 500 * time.Microsecond
+	linger     = time.Millisecond
 	maxBatch   = 128     // requests per write
 	maxPending = 1 << 12 // requests awaiting replies on one connection
 )

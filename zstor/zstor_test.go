@@ -458,3 +458,32 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	p.off += int64(len(b))
 	return len(b), nil
 }
+
+// TestZeroDBCommandSet runs against backends that answer only 0-db's
+// commands: Check falls back from HASH to reading the shards, and still
+// finds damage.
+func TestZeroDBCommandSet(t *testing.T) {
+	cl := testcluster.Start(t, 5, testcluster.Options{Groups: 5, Args: []string{"--strict-0db"}, Namespace: "zs", Password: "pw"})
+	zc := zdbclient.New(cl.Backend(0).ClientConfig())
+	defer zc.Close()
+	var re *zdbclient.ReplyError
+	if _, err := zc.Hash(context.Background(), []byte("k")); !errors.As(err, &re) || re.Msg != "Command not supported" {
+		t.Fatalf("HASH on a strict backend: %v, want 0-db's unknown-command reply", err)
+	}
+	c := openClient(t, testConfig(t, cl, 3, 2, testBlock), Options{})
+	rnd := mrand.New(mrand.NewPCG(21, 22))
+	data := randBytes(rnd, 6*testBlock)
+	put(t, c, "odb", data)
+	rep, err := c.Check(context.Background(), "odb")
+	if err != nil || rep.OK != rep.Blocks*5 {
+		t.Fatalf("check against 0-db commands: ok %d of %d, %v", rep.OK, rep.Blocks*5, err)
+	}
+	if cl.Corrupt(2, rnd, 40) == 0 {
+		t.Fatal("nothing corrupted")
+	}
+	mustEqual(t, "read after bitrot", get(t, c, "odb", GetOptions{}), data)
+	rep, err = c.Check(context.Background(), "odb")
+	if err != nil || rep.Corrupt+rep.Missing == 0 {
+		t.Fatalf("check found no damage: ok %d corrupt %d missing %d, %v", rep.OK, rep.Corrupt, rep.Missing, err)
+	}
+}

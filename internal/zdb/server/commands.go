@@ -14,6 +14,8 @@ type command struct {
 	// batchable commands (SET, DEL) may leave their reply to commitBatch;
 	// every other command first commits the pending batch.
 	batchable bool
+	// extension commands are ours, not 0-db's: Config.Strict0DB hides them.
+	extension bool
 }
 
 // commandTable is built once at init and never changed. (It is filled in
@@ -58,9 +60,9 @@ func buildCommandTable() map[string]*command {
 		{name: "RSCAN", fn: cmdRScan},
 		{name: "KSCAN", fn: cmdKScan},
 		{name: "DATA", fn: cmdData},
-		{name: "HASH", fn: cmdHash},
-		{name: "SCRUB", fn: cmdScrub},
-		{name: "COMPACT", fn: cmdCompact},
+		{name: "HASH", fn: cmdHash, extension: true},
+		{name: "SCRUB", fn: cmdScrub, extension: true},
+		{name: "COMPACT", fn: cmdCompact, extension: true},
 	}
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
@@ -93,6 +95,9 @@ func (c *conn) dispatch(args [][]byte) {
 		return
 	}
 	cmd := lookupCommand(args[0])
+	if cmd != nil && cmd.extension && c.srv.cfg.Strict0DB {
+		cmd = nil
+	}
 	if cmd == nil {
 		c.commitBatch()
 		if len(args[0]) == 0 || string(args[0]) == "*" {

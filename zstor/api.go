@@ -17,6 +17,7 @@ var (
 	ErrUnavailable = errors.New("zstor: not enough backends")
 	ErrClosed      = errors.New("zstor: closed")
 	ErrInvalid     = errors.New("zstor: invalid argument")
+	ErrConflict    = errors.New("zstor: object changed concurrently")
 )
 
 // ObjectInfo describes a stored object.

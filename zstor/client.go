@@ -67,8 +67,11 @@ type Client struct {
 	bg     sync.WaitGroup
 	closed atomic.Bool
 
-	activeMu sync.Mutex
-	active   map[meta.VersionID]int // versions being written: the sweep leaves them alone
+	keyLocks [256]sync.Mutex // commit order per key (lockKey)
+
+	activeMu  sync.Mutex
+	active    map[meta.VersionID]int // versions being written: the sweep leaves them alone
+	activeSeq map[string]int         // their landed sequential-mode shards (backend id NUL key)
 
 	// Versions being read: a replaced or deleted version's shards are
 	// deleted only once its readers are done. Get holds loadMu shared
@@ -98,7 +101,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 	if opts.ShardTimeout <= 0 {
 		opts.ShardTimeout = 30 * time.Second
 	}
-	c := &Client{cfg: cfg, log: opts.Logger, opts: opts, byID: map[string]*backend{}, active: map[meta.VersionID]int{}, reading: map[meta.VersionID]*readers{}, closing: make(chan struct{})}
+	c := &Client{cfg: cfg, log: opts.Logger, opts: opts, byID: map[string]*backend{}, active: map[meta.VersionID]int{}, activeSeq: map[string]int{}, reading: map[meta.VersionID]*readers{}, closing: make(chan struct{})}
 	var err error
 	if c.master, err = cfg.MasterKey(); err != nil {
 		return nil, fmt.Errorf("zstor: %w", err)

@@ -97,8 +97,8 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 	if off < 0 || off > o.Size || (off == o.Size && o.Size > 0 && opts.Length > 0) {
 		return nil, fmt.Errorf("%w: range offset %d outside object %q of %d bytes", ErrInvalid, off, key, o.Size)
 	}
-	if opts.Length > 0 {
-		end = min(off+opts.Length, o.Size)
+	if opts.Length > 0 && opts.Length < o.Size-off { // no off+Length: it can overflow
+		end = off + opts.Length
 	}
 	cdc, err := c.codec(o.Params)
 	if err != nil {

@@ -176,8 +176,11 @@ func (c *Client) restoreMetaCopies(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cur, err := c.store.Get(ctx, key)
-	if err != nil {
-		cur = nil
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		// Unknown state: a tombstone could be wrong. The local store
+		// stays the reference; Recover keeps the newest copy.
+		c.log.Warn("metadata copies may be ahead of the store", "key", key, "err", err)
+		return
 	}
 	if err := c.putMetaCopies(ctx, key, cur); err != nil {
 		c.log.Warn("metadata copies may be ahead of the store", "key", key, "err", err)
@@ -194,15 +197,39 @@ func (c *Client) Recover(ctx context.Context) (int, error) {
 	if len(c.metaCopies) == 0 {
 		return 0, errors.New("zstor: recover: no backend holds metadata copies (all are sequential-mode and no [meta] backends are configured)")
 	}
-	type found struct {
-		when time.Time
-		o    *meta.Object // nil: deleted
-		key  string
+	newest, failed, err := c.scanCopies(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("zstor: recover: %w", err)
 	}
-	newest := map[string]found{}
+	if failed == len(c.metaCopies) {
+		return 0, fmt.Errorf("zstor: recover: no metadata backend could be scanned")
+	}
+	n := 0
+	for _, f := range newest {
+		adopted, err := c.adopt(ctx, f.key, f.o, f.when)
+		if err != nil {
+			return n, fmt.Errorf("zstor: recover: %w", err)
+		}
+		if adopted {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// copyFound is the newest copy of one record found on the backends.
+type copyFound struct {
+	when time.Time
+	o    *meta.Object // nil: deleted
+	key  string
+}
+
+// scanCopies reads every metadata copy on the metadata backends and keeps
+// the newest per record. failed counts the backends that could not be
+// scanned; a copy that does not open or decode is logged and skipped.
+func (c *Client) scanCopies(ctx context.Context) (newest map[string]copyFound, failed int, err error) {
+	newest = map[string]copyFound{}
 	prefix := []byte("/" + c.metaPrefix + "/meta/")
-	reached := 0
-	var lastErr error
 	for _, b := range c.metaCopies {
 		err := scanAll(ctx, b, func(e zdbclient.ScanEntry) error {
 			if !bytes.HasPrefix(e.Key, prefix) {
@@ -214,28 +241,28 @@ func (c *Client) Recover(ctx context.Context) (int, error) {
 				return err
 			})
 			if err != nil {
-				c.log.Warn("recover: unreadable copy", "backend", b.id, "err", err)
+				c.log.Warn("unreadable metadata copy", "backend", b.id, "err", err)
 				return nil
 			}
 			plain, err := c.unseal(val)
 			if err != nil || len(plain) < 1 {
-				c.log.Warn("recover: copy does not open with the metadata key", "backend", b.id)
+				c.log.Warn("metadata copy does not open with the metadata key", "backend", b.id)
 				return nil
 			}
-			var f found
+			var f copyFound
 			switch plain[0] {
 			case kindObject:
 				o, err := meta.Unmarshal(plain[1:])
 				if err != nil || verifyRoot(o) != nil {
-					c.log.Warn("recover: corrupt copy", "backend", b.id, "err", err)
+					c.log.Warn("corrupt metadata copy", "backend", b.id, "err", err)
 					return nil
 				}
-				f = found{o.Modified, o, o.Key}
+				f = copyFound{o.Modified, o, o.Key}
 			case kindDeleted:
 				if len(plain) < 9 {
 					return nil
 				}
-				f = found{time.Unix(0, int64(binary.LittleEndian.Uint64(plain[1:9]))), nil, string(plain[9:])}
+				f = copyFound{time.Unix(0, int64(binary.LittleEndian.Uint64(plain[1:9]))), nil, string(plain[9:])}
 			default:
 				return nil
 			}
@@ -246,35 +273,14 @@ func (c *Client) Recover(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
-			lastErr = err
-			c.log.Warn("recover: backend not scanned", "backend", b.id, "err", err)
-			continue
-		}
-		reached++
-	}
-	if reached == 0 {
-		return 0, fmt.Errorf("zstor: recover: no metadata backend could be scanned: %w", lastErr)
-	}
-	n := 0
-	for _, f := range newest {
-		cur, err := c.store.Get(ctx, f.key)
-		switch {
-		case err != nil && !errors.Is(err, meta.ErrNotFound):
-			return n, fmt.Errorf("zstor: recover: %w", err)
-		case f.o == nil:
-			if err == nil && !cur.Modified.After(f.when) {
-				if _, err := c.store.Delete(ctx, f.key); err != nil && !errors.Is(err, meta.ErrNotFound) {
-					return n, fmt.Errorf("zstor: recover: %w", err)
-				}
+			if ctx.Err() != nil {
+				return nil, failed, ctx.Err()
 			}
-		case err != nil || f.o.Modified.After(cur.Modified):
-			if _, err := c.store.Put(ctx, f.o); err != nil {
-				return n, fmt.Errorf("zstor: recover: %w", err)
-			}
-			n++
+			failed++
+			c.log.Warn("metadata backend not scanned", "backend", b.id, "err", err)
 		}
 	}
-	return n, nil
+	return newest, failed, nil
 }
 
 // scanAll walks every key of a backend's namespace.
@@ -300,4 +306,36 @@ func scanAll(ctx context.Context, b *backend, fn func(zdbclient.ScanEntry) error
 		}
 		cursor = next
 	}
+}
+
+// adopt applies one copy found by Recover to the local store, under the
+// key's commit lock: o (nil for a tombstone stamped when) wins when it is
+// newer than the local record. A local record that cannot be decoded
+// loses to any copy.
+func (c *Client) adopt(ctx context.Context, key string, o *meta.Object, when time.Time) (bool, error) {
+	unlock := c.lockKey(key)
+	defer unlock()
+	cur, err := c.store.Get(ctx, key)
+	switch {
+	case errors.Is(err, meta.ErrCorrupt):
+		c.log.Warn("recover: replacing a corrupt local record", "key", key, "err", err)
+		cur, err = nil, meta.ErrNotFound
+	case err != nil && !errors.Is(err, meta.ErrNotFound):
+		return false, err
+	}
+	if o == nil {
+		if err == nil && !cur.Modified.After(when) {
+			if _, err := c.store.Delete(ctx, key); err != nil && !errors.Is(err, meta.ErrNotFound) && !errors.Is(err, meta.ErrCorrupt) {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	if err == nil && !o.Modified.After(cur.Modified) {
+		return false, nil
+	}
+	if _, err := c.store.Put(ctx, o); err != nil && !errors.Is(err, meta.ErrCorrupt) {
+		return false, err
+	}
+	return true, nil
 }

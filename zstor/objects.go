@@ -40,7 +40,10 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	if _, err := c.store.Get(ctx, key); err != nil {
 		return fmt.Errorf("zstor: delete %q: %w", key, translate(err))
 	}
+	unlock := c.lockKey(key)
+	defer unlock()
 	if err := c.putMetaCopies(ctx, key, nil); err != nil {
+		c.restoreMetaCopies(key)
 		return fmt.Errorf("zstor: delete %q: %w", key, err)
 	}
 	o, err := c.store.Delete(ctx, key)
@@ -176,12 +179,17 @@ func (c *Client) verifyShard(ctx context.Context, b *backend, key []byte, want [
 // is read back, verified, and stored as a new version with the same user
 // metadata; the old version's shards are deleted after.
 func (c *Client) Rebuild(ctx context.Context, key string) (ObjectInfo, error) {
+	o, _, err := c.open(ctx, key)
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("zstor: rebuild %q: %w", key, err)
+	}
 	r, err := c.Get(ctx, key, GetOptions{})
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("zstor: rebuild %q: %w", key, err)
 	}
 	defer r.Close()
-	return c.Put(ctx, key, r, PutOptions{UserMeta: r.Info().UserMeta})
+	// Committed only if nobody replaced or deleted the object meanwhile.
+	return c.put(ctx, key, r, PutOptions{UserMeta: r.Info().UserMeta}, o)
 }
 
 // Sweep is the orphan collector: it deletes shards that no committed
@@ -200,9 +208,10 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 	// start, which the cutoff (in the backends' whole seconds) spares.
 	start := time.Now()
 	active := c.activeVersions()
+	activeSeq := c.activeSeqKeys()
 	versions := map[meta.VersionID]bool{}
 	seqKeys := map[string]bool{} // backend id + "\x00" + key
-	err := c.store.Walk(ctx, "", func(o *meta.Object) error {
+	reference := func(o *meta.Object) {
 		versions[o.Version] = true
 		for _, blk := range o.Blocks {
 			for _, s := range blk.Shards {
@@ -211,10 +220,35 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 				}
 			}
 		}
+	}
+	local := 0
+	err := c.store.Walk(ctx, "", func(o *meta.Object) error {
+		local++
+		reference(o)
 		return nil
 	})
 	if err != nil {
 		return rep, fmt.Errorf("zstor: sweep: %w", err)
+	}
+	// The local store alone is not trusted to list every live object (a
+	// lost or unmounted meta_dir starts empty): what the metadata copies
+	// on the backends reference is spared too, and without every copy
+	// readable nothing is swept.
+	if len(c.metaCopies) > 0 {
+		copies, failed, err := c.scanCopies(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("zstor: sweep: %w", err)
+		}
+		if failed > 0 {
+			return rep, fmt.Errorf("%w: sweep: %d metadata backends could not be read, so shards they may reference cannot be told from orphans; nothing was deleted", ErrUnavailable, failed)
+		}
+		for _, f := range copies {
+			if f.o != nil {
+				reference(f.o)
+			}
+		}
+	} else if local == 0 {
+		return rep, fmt.Errorf("%w: sweep: the local metadata store is empty and no metadata copies exist to check it against: if it was lost, nothing can tell live shards from orphans; nothing was deleted", ErrInvalid)
 	}
 	cutoff := start.Add(-grace).Truncate(time.Second)
 	var errs []error
@@ -227,7 +261,8 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 				return nil
 			}
 			if seq {
-				if !seqKeys[b.id+"\x00"+string(e.Key)] {
+				id := b.id + "\x00" + string(e.Key)
+				if !seqKeys[id] && !activeSeq[id] && !c.isActiveSeq(id) {
 					orphans = append(orphans, e.Key)
 				}
 				return nil

@@ -50,6 +50,7 @@ type writer struct {
 	mu      sync.Mutex
 	bidx    map[*backend]int32
 	written []stored
+	seqKeys []string // landed sequential-mode shards, in the active set
 	blocks  map[int]meta.Block
 }
 
@@ -58,6 +59,12 @@ type writer struct {
 // previous version stays readable, and on failure every shard written is
 // deleted again.
 func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
+	return c.put(ctx, key, r, opts, nil)
+}
+
+// put stores r under key; with expect set only if key's current version
+// is still that one when the new version commits.
+func (c *Client) put(ctx context.Context, key string, r io.Reader, opts PutOptions, expect *meta.Object) (ObjectInfo, error) {
 	if err := c.check(); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -78,11 +85,18 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptio
 	w := &writer{c: c, o: o, dk: dk, cdc: cdc, bidx: map[*backend]int32{}, blocks: map[int]meta.Block{}}
 	c.setActive(o.Version, 1)
 	defer c.setActive(o.Version, -1)
+	defer func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, k := range w.seqKeys {
+			c.setActiveSeq(k, -1)
+		}
+	}()
 	if err := w.run(ctx, r, opts.Progress); err != nil {
 		w.cleanup()
 		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
 	}
-	if err := c.commit(ctx, o); err != nil {
+	if err := c.commit(ctx, o, expect); err != nil {
 		w.cleanup()
 		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
 	}
@@ -120,27 +134,64 @@ func (c *Client) newObject(key string, um map[string]string) (*meta.Object, code
 
 // commit seals the object's record: Merkle root, copies on the backends,
 // then the local store. The previous version's shards are deleted after.
-func (c *Client) commit(ctx context.Context, o *meta.Object) error {
+//
+// With expect set (Rebuild), the commit happens only while the key's
+// current version is still *expect; prev is then the caller's record of it.
+func (c *Client) commit(ctx context.Context, o *meta.Object, expect *meta.Object) error {
 	leaves := make([]codec.Hash, len(o.Blocks))
 	for i := range o.Blocks {
 		leaves[i] = o.Blocks[i].Leaf()
 	}
 	o.Root = codec.MerkleRoot(leaves)
+	// Commits of one key are serialised, so the copies on the backends
+	// and the local store see them in the same order.
+	unlock := c.lockKey(o.Key)
+	defer unlock()
 	o.Modified = time.Now().UTC()
+	if expect != nil {
+		if cur, err := c.store.Get(ctx, o.Key); err != nil || cur.Version != expect.Version {
+			return fmt.Errorf("%w: %q changed while it was being rebuilt", ErrConflict, o.Key)
+		}
+	}
 	if err := c.putMetaCopies(ctx, o.Key, o); err != nil {
+		// Some copies may have landed: put back what the store holds.
+		c.restoreMetaCopies(o.Key)
 		return err
 	}
-	prev, err := c.store.Put(ctx, o)
-	if err != nil {
+	var prev *meta.Object
+	var err error
+	if expect != nil {
+		if err = c.store.CompareAndPut(ctx, o, expect.Version); err == nil {
+			prev = expect
+		}
+	} else {
+		prev, err = c.store.Put(ctx, o)
+	}
+	switch {
+	case err != nil && errors.Is(err, meta.ErrCorrupt) && expect == nil:
+		// Stored; only the record it replaced could not be decoded, so
+		// its shards are unknown: the sweep collects them.
+		c.log.Warn("replaced a corrupt metadata record", "key", o.Key, "err", err)
+		prev = nil
+	case err != nil:
 		// The copies on the backends now describe a version that is not
 		// committed: put back what the store still holds.
 		c.restoreMetaCopies(o.Key)
 		return fmt.Errorf("commit metadata: %w", err)
 	}
-	if prev != nil {
+	// prev can be this very version when Recover adopted its copy first.
+	if prev != nil && prev.Version != o.Version {
 		c.deleteShardsLater(prev)
 	}
 	return nil
+}
+
+// lockKey serialises commits of one key (striped: keys share 256 locks).
+func (c *Client) lockKey(key string) func() {
+	h := blake3.Sum256([]byte(key))
+	mu := &c.keyLocks[h[0]]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // run reads r block by block into a bounded pipeline: each block is
@@ -348,6 +399,12 @@ func (w *writer) index(b *backend, key []byte) int32 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.written = append(w.written, stored{b, key})
+	if b.seq.Load() {
+		// Sequential keys cannot be told apart by version: the sweep
+		// spares them by this set until the write is over.
+		w.c.setActiveSeq(b.id+"\x00"+string(key), 1)
+		w.seqKeys = append(w.seqKeys, b.id+"\x00"+string(key))
+	}
 	i, ok := w.bidx[b]
 	if !ok {
 		i = int32(len(w.o.Backends))
@@ -503,6 +560,32 @@ func (c *Client) activeVersions() map[meta.VersionID]bool {
 	out := make(map[meta.VersionID]bool, len(c.active))
 	for v := range c.active {
 		out[v] = true
+	}
+	return out
+}
+
+// setActiveSeq counts a landed sequential-mode shard (backend id + NUL +
+// key) in or out of the set of writes in progress.
+func (c *Client) setActiveSeq(k string, d int) {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	if c.activeSeq[k] += d; c.activeSeq[k] <= 0 {
+		delete(c.activeSeq, k)
+	}
+}
+
+func (c *Client) isActiveSeq(k string) bool {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	return c.activeSeq[k] > 0
+}
+
+func (c *Client) activeSeqKeys() map[string]bool {
+	c.activeMu.Lock()
+	defer c.activeMu.Unlock()
+	out := make(map[string]bool, len(c.activeSeq))
+	for k := range c.activeSeq {
+		out[k] = true
 	}
 	return out
 }

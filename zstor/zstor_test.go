@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"os"
 	"runtime/metrics"
@@ -485,5 +486,69 @@ func TestZeroDBCommandSet(t *testing.T) {
 	rep, err = c.Check(context.Background(), "odb")
 	if err != nil || rep.Corrupt+rep.Missing == 0 {
 		t.Fatalf("check found no damage: ok %d corrupt %d missing %d, %v", rep.OK, rep.Corrupt, rep.Missing, err)
+	}
+}
+
+// TestSweepTrustsCopies: a sweep run with a lost local metadata store
+// must not take every shard for an orphan, and refuses to run while a
+// metadata backend cannot be read.
+func TestSweepTrustsCopies(t *testing.T) {
+	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	cfg := testConfig(t, cl, 4, 2, testBlock)
+	c := openClient(t, cfg, Options{})
+	rnd := mrand.New(mrand.NewPCG(23, 24))
+	data := randBytes(rnd, 3*testBlock)
+	put(t, c, "keep", data)
+	before := shardCount(t, cl)
+	c.Close()
+	if err := os.RemoveAll(cfg.MetaDir); err != nil {
+		t.Fatal(err)
+	}
+	c2 := openClient(t, cfg, Options{})
+	rep, err := c2.Sweep(context.Background(), -time.Hour)
+	if err != nil || rep.Deleted != 0 {
+		t.Fatalf("sweep with an empty local store: %+v, %v", rep, err)
+	}
+	if after := shardCount(t, cl); after != before {
+		t.Fatalf("%d shards before, %d after the sweep", before, after)
+	}
+	if _, err := c2.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "after recover", get(t, c2, "keep", GetOptions{}), data)
+	cl.Kill(1)
+	if _, err := c2.Sweep(context.Background(), -time.Hour); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("sweep with a metadata backend down: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestRangeBounds(t *testing.T) {
+	cl := testcluster.Start(t, 3, testcluster.Options{})
+	c := openClient(t, testConfig(t, cl, 2, 1, testBlock), Options{})
+	data := randBytes(mrand.New(mrand.NewPCG(25, 26)), 2*testBlock+5)
+	put(t, c, "r", data)
+	for _, cs := range [][2]int64{{10, math.MaxInt64}, {0, math.MaxInt64}, {int64(len(data)) - 1, math.MaxInt64 - 3}} {
+		mustEqual(t, fmt.Sprintf("range %d+%d", cs[0], cs[1]), get(t, c, "r", GetOptions{Offset: cs[0], Length: cs[1]}), data[cs[0]:])
+	}
+}
+
+// TestRebuild re-encodes an object: same bytes, new version, the old
+// version's shards gone.
+func TestRebuild(t *testing.T) {
+	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	c := openClient(t, testConfig(t, cl, 4, 2, testBlock), Options{})
+	data := randBytes(mrand.New(mrand.NewPCG(27, 28)), 3*testBlock+1)
+	old := put(t, c, "rb", data)
+	info, err := c.Rebuild(context.Background(), "rb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version == old.Version || info.Checksum != old.Checksum {
+		t.Fatalf("rebuild: version %s -> %s, checksum %s -> %s", old.Version, info.Version, old.Checksum, info.Checksum)
+	}
+	mustEqual(t, "after rebuild", get(t, c, "rb", GetOptions{}), data)
+	c.Close() // waits for the old version's deletion
+	if n := shardCount(t, cl); n != 4*6 {
+		t.Fatalf("%d shards on the backends after rebuild, want %d", n, 4*6)
 	}
 }

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,9 +40,14 @@ func Listen(path string) (*Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("daemon: socket directory: %w", err)
 	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(path), ".z"+hex.EncodeToString(rnd[:]))
+	// Bound inside a private (0700) directory beside the target, so that
+	// nobody else can connect before the chmod below, whatever the umask.
+	priv, err := os.MkdirTemp(filepath.Dir(path), ".zs")
+	if err != nil {
+		return nil, fmt.Errorf("daemon: socket directory: %w", err)
+	}
+	defer os.Remove(priv)
+	tmp := filepath.Join(priv, "s")
 	ln, err := net.Listen("unix", tmp)
 	if err != nil {
 		if len(tmp) > maxSocketPath || len(path) > maxSocketPath {

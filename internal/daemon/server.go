@@ -210,8 +210,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 	defer rd.Close()
 	info := rd.Info()
 	end := info.Size
-	if opts.Length > 0 {
-		end = min(opts.Offset+opts.Length, info.Size)
+	if opts.Length > 0 && opts.Length < info.Size-opts.Offset { // Offset+Length can overflow
+		end = opts.Offset + opts.Length
 	}
 	h := w.Header()
 	setInfo(h, info)

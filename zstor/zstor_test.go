@@ -552,3 +552,39 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("%d shards on the backends after rebuild, want %d", n, 4*6)
 	}
 }
+
+// TestPinExclude: [placement] selectors keep shards off excluded groups
+// and on pinned ones (data sovereignty).
+func TestPinExclude(t *testing.T) {
+	cl := testcluster.Start(t, 9, testcluster.Options{Groups: 3})
+	groupOf := map[string]string{}
+	for _, b := range cl.Backends() {
+		groupOf[b.Addr+"/"+b.Namespace] = b.Group
+	}
+	for _, tc := range []struct {
+		name         string
+		pin, exclude []string
+		allowed      func(group string) bool
+	}{
+		{"exclude", nil, []string{"group=g0"}, func(g string) bool { return g != "g0" }},
+		{"pin", []string{"group=g2", "group=g1"}, nil, func(g string) bool { return g != "g0" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, cl, 3, 2, testBlock)
+			cfg.Placement.Pin, cfg.Placement.Exclude = tc.pin, tc.exclude
+			c := openClient(t, cfg, Options{})
+			data := randBytes(mrand.New(mrand.NewPCG(29, 30)), 4*testBlock)
+			put(t, c, "sovereign", data)
+			o, err := c.store.Get(context.Background(), "sovereign")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range o.Backends {
+				if !tc.allowed(groupOf[id]) {
+					t.Fatalf("shard on %s in group %s", id, groupOf[id])
+				}
+			}
+			mustEqual(t, "read", get(t, c, "sovereign", GetOptions{}), data)
+		})
+	}
+}

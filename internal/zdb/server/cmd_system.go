@@ -199,6 +199,8 @@ func cmdStop(c *conn, _ [][]byte) {
 		return
 	}
 	c.out = resp.AppendSimple(c.out, "Stopping")
+	// The shutdown closes every connection: the reply must be out first.
+	c.flush()
 	c.closing = true
 	c.srv.requestStop()
 }

@@ -502,14 +502,7 @@ func (c *Client) deleteShardsLater(o *meta.Object) {
 // ones: their shards are recorded missing and repaired later, which beats
 // failing the write.
 func (c *Client) place(n int) ([]*backend, error) {
-	cands := make([]placement.Backend, len(c.backends))
-	for i, b := range c.backends {
-		ewma, _ := b.latency()
-		cands[i] = placement.Backend{ID: b.id, Group: b.group, Labels: b.labels, Down: b.down(), Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
-		if cands[i].Full {
-			b.recheckFull()
-		}
-	}
+	cands := c.candidatesNow()
 	p := c.policy
 	p.N = n
 	c.rndMu.Lock()
@@ -588,4 +581,18 @@ func (c *Client) activeSeqKeys() map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// candidatesNow describes every data backend for placement, as zstor
+// sees it now.
+func (c *Client) candidatesNow() []placement.Backend {
+	cands := make([]placement.Backend, len(c.backends))
+	for i, b := range c.backends {
+		ewma, _ := b.latency()
+		cands[i] = placement.Backend{ID: b.id, Group: b.group, Labels: b.labels, Down: b.down(), Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
+		if cands[i].Full {
+			b.recheckFull()
+		}
+	}
+	return cands
 }

@@ -31,17 +31,10 @@ type candidate struct {
 func (c *Client) candidates(o *meta.Object, bi int) []candidate {
 	blk := &o.Blocks[bi]
 	out := make([]candidate, 0, len(blk.Shards))
-	for si, s := range blk.Shards {
-		if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
-			continue
-		}
-		b := c.byID[o.Backends[s.Backend]]
+	for si := range blk.Shards {
+		b, _, key := c.shardAt(o, bi, si)
 		if b == nil {
 			continue
-		}
-		key := s.Key
-		if key == nil {
-			key = shardKey(o.Version, bi, si)
 		}
 		ewma, _ := b.latency()
 		score := ewma

@@ -65,11 +65,7 @@ func (c *Client) open(ctx context.Context, key string) (*meta.Object, codec.Key,
 }
 
 func verifyRoot(o *meta.Object) error {
-	leaves := make([]codec.Hash, len(o.Blocks))
-	for i := range o.Blocks {
-		leaves[i] = o.Blocks[i].Leaf()
-	}
-	if codec.MerkleRoot(leaves) != o.Root {
+	if objectRoot(o) != o.Root {
 		return fmt.Errorf("%w: metadata of %q does not match its Merkle root", ErrCorrupt, o.Key)
 	}
 	return nil

@@ -92,22 +92,14 @@ func (c *Client) Check(ctx context.Context, key string) (CheckReport, error) {
 	sem := make(chan struct{}, 32)
 	good := make([]int, len(o.Blocks))
 	for bi := range o.Blocks {
-		for si, s := range o.Blocks[bi].Shards {
-			if s.Backend < 0 || int(s.Backend) >= len(o.Backends) || c.byID[o.Backends[s.Backend]] == nil {
-				name := ""
-				if s.Backend >= 0 && int(s.Backend) < len(o.Backends) {
-					name = o.Backends[s.Backend]
-				}
+		for si := range o.Blocks[bi].Shards {
+			b, name, key := c.shardAt(o, bi, si)
+			if b == nil {
 				mu.Lock()
 				rep.Missing++
 				rep.Problems = append(rep.Problems, ShardProblem{bi, si, name, ShardMissing, "not stored"})
 				mu.Unlock()
 				continue
-			}
-			b := c.byID[o.Backends[s.Backend]]
-			key := s.Key
-			if key == nil {
-				key = shardKey(o.Version, bi, si)
 			}
 			want := o.Blocks[bi].ShardHashes[si]
 			wg.Add(1)

@@ -138,11 +138,7 @@ func (c *Client) newObject(key string, um map[string]string) (*meta.Object, code
 // With expect set (Rebuild), the commit happens only while the key's
 // current version is still *expect; prev is then the caller's record of it.
 func (c *Client) commit(ctx context.Context, o *meta.Object, expect *meta.Object) error {
-	leaves := make([]codec.Hash, len(o.Blocks))
-	for i := range o.Blocks {
-		leaves[i] = o.Blocks[i].Leaf()
-	}
-	o.Root = codec.MerkleRoot(leaves)
+	o.Root = objectRoot(o)
 	// Commits of one key are serialised, so the copies on the backends
 	// and the local store see them in the same order.
 	unlock := c.lockKey(o.Key)
@@ -445,23 +441,38 @@ func (c *Client) deleteShards(ctx context.Context, shards []stored) {
 	wg.Wait()
 }
 
+// shardAt resolves where shard si of block bi is stored: the backend (nil
+// when the shard never landed or its backend is no longer configured),
+// the backend's id ("" when never landed) and the shard's key.
+func (c *Client) shardAt(o *meta.Object, bi, si int) (b *backend, id string, key []byte) {
+	s := o.Blocks[bi].Shards[si]
+	if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
+		return nil, "", nil
+	}
+	id = o.Backends[s.Backend]
+	if key = s.Key; key == nil {
+		key = shardKey(o.Version, bi, si)
+	}
+	return c.byID[id], id, key
+}
+
+// objectRoot is the Merkle root over an object's blocks.
+func objectRoot(o *meta.Object) codec.Hash {
+	leaves := make([]codec.Hash, len(o.Blocks))
+	for i := range o.Blocks {
+		leaves[i] = o.Blocks[i].Leaf()
+	}
+	return codec.MerkleRoot(leaves)
+}
+
 // objectShards lists where an object's shards are.
 func (c *Client) objectShards(o *meta.Object) []stored {
 	var out []stored
 	for bi := range o.Blocks {
-		for si, s := range o.Blocks[bi].Shards {
-			if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
-				continue
+		for si := range o.Blocks[bi].Shards {
+			if b, _, key := c.shardAt(o, bi, si); b != nil {
+				out = append(out, stored{b, key})
 			}
-			b := c.byID[o.Backends[s.Backend]]
-			if b == nil {
-				continue // backend no longer configured
-			}
-			key := s.Key
-			if key == nil {
-				key = shardKey(o.Version, bi, si)
-			}
-			out = append(out, stored{b, key})
 		}
 	}
 	return out

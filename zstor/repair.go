@@ -109,14 +109,8 @@ func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
 					continue
 				}
 				written = append(written, stored{b, got})
-				if old := o.Blocks[bi].Shards[si]; old.Backend >= 0 && int(old.Backend) < len(o.Backends) && o.Backends[old.Backend] != b.id {
-					if ob := c.byID[o.Backends[old.Backend]]; ob != nil {
-						ok := old.Key
-						if ok == nil {
-							ok = shardKey(o.Version, bi, si)
-						}
-						replaced = append(replaced, stored{ob, ok})
-					}
+				if ob, _, ok := c.shardAt(o, bi, si); ob != nil && ob != b {
+					replaced = append(replaced, stored{ob, ok})
 				}
 				i, ok := bidx[b.id]
 				if !ok {
@@ -158,15 +152,11 @@ func (c *Client) blockStates(ctx context.Context, o *meta.Object, bi int) []Shar
 	blk := &o.Blocks[bi]
 	states := make([]ShardState, len(blk.Shards))
 	var wg sync.WaitGroup
-	for si, s := range blk.Shards {
-		if s.Backend < 0 || int(s.Backend) >= len(o.Backends) || c.byID[o.Backends[s.Backend]] == nil {
+	for si := range blk.Shards {
+		b, _, key := c.shardAt(o, bi, si)
+		if b == nil {
 			states[si] = ShardMissing
 			continue
-		}
-		b := c.byID[o.Backends[s.Backend]]
-		key := s.Key
-		if key == nil {
-			key = shardKey(o.Version, bi, si)
 		}
 		wg.Add(1)
 		go func() {
@@ -188,12 +178,7 @@ func (c *Client) readShards(ctx context.Context, o *meta.Object, bi int, states 
 		if st != ShardOK || good >= o.Params.K {
 			continue
 		}
-		s := blk.Shards[si]
-		b := c.byID[o.Backends[s.Backend]]
-		key := s.Key
-		if key == nil {
-			key = shardKey(o.Version, bi, si)
-		}
+		b, _, key := c.shardAt(o, bi, si)
 		var data []byte
 		err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
 			data, err = cl.Get(ctx, key)

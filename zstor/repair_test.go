@@ -1,7 +1,9 @@
 package zstor
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	mrand "math/rand/v2"
 	"testing"
 
@@ -66,4 +68,25 @@ func TestRepairBitrot(t *testing.T) {
 		t.Fatalf("check after repair: ok %d of %d, corrupt %d, %v", chk.OK, chk.Blocks*6, chk.Corrupt, err)
 	}
 	mustEqual(t, "read after repair", get(t, c, "rot", GetOptions{}), data)
+}
+
+// TestConflictingCommits: a rebuild or repair whose object changed under
+// it commits nothing, and the newer version stays.
+func TestConflictingCommits(t *testing.T) {
+	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	c := openClient(t, testConfig(t, cl, 4, 2, testBlock), Options{})
+	ctx := context.Background()
+	put(t, c, "k", []byte("version one"))
+	stale, err := c.store.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, c, "k", []byte("version two"))
+	if _, err := c.put(ctx, "k", bytes.NewReader([]byte("rebuilt one")), PutOptions{}, stale); !errors.Is(err, ErrConflict) {
+		t.Fatalf("rebuild commit over a newer version: %v, want ErrConflict", err)
+	}
+	if err := c.commitRepair(ctx, stale, cloneObject(stale)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("repair commit over a newer version: %v, want ErrConflict", err)
+	}
+	mustEqual(t, "newer version kept", get(t, c, "k", GetOptions{}), []byte("version two"))
 }

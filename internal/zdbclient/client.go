@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,10 +46,10 @@ type Client struct {
 	done chan struct{}
 }
 
+// conn is a new connection, before it becomes a pipelined muxConn.
 type conn struct {
-	nc  net.Conn
-	br  *bufio.Reader
-	buf []byte
+	nc net.Conn
+	br *bufio.Reader
 }
 
 // ReplyError is an error reply of the backend.
@@ -123,11 +122,8 @@ func toBytes(s []string) [][]byte {
 	return out
 }
 
-// largeArg is the size from which an argument is written from its own
-// memory instead of being copied into the connection's buffer.
-const largeArg = 32 << 10
-
-// do sends one command and reads its reply.
+// do sends one command and reads its reply, on a connection not yet
+// pipelined (the SELECT of a new connection).
 func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (resp.Value, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -137,29 +133,8 @@ func (cn *conn) do(ctx context.Context, timeout time.Duration, args ...[]byte) (
 	// A context cancelled mid-call interrupts the I/O.
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	// Small arguments are copied into one buffer; large ones (shards) go
-	// out as they are, in one writev.
-	cn.buf = resp.AppendArrayHeader(cn.buf[:0], len(args))
-	var out net.Buffers
-	mark := 0
-	for _, a := range args {
-		if len(a) < largeArg {
-			cn.buf = resp.AppendBulk(cn.buf, a)
-			continue
-		}
-		cn.buf = append(strconv.AppendInt(append(cn.buf, '$'), int64(len(a)), 10), '\r', '\n')
-		out = append(out, cn.buf[mark:], a)
-		cn.buf = append(cn.buf, '\r', '\n')
-		mark = len(cn.buf) - 2
-	}
-	var err error
-	if out == nil {
-		_, err = cn.nc.Write(cn.buf)
-	} else {
-		out = append(out, cn.buf[mark:])
-		_, err = out.WriteTo(cn.nc)
-	}
-	if err != nil {
+	_, out := encode(nil, []*request{{args: args}})
+	if _, err := out.WriteTo(cn.nc); err != nil {
 		return resp.Value{}, ctxErr(ctx, err)
 	}
 	v, err := resp.ReadReply(cn.br)

@@ -190,6 +190,10 @@ func (r *request) finish(v resp.Value, err error) {
 	close(r.done)
 }
 
+// largeArg is the size from which an argument is written from its own
+// memory instead of being copied into the write buffer.
+const largeArg = 32 << 10
+
 // encode appends a batch of commands to buf; arguments of largeArg bytes
 // or more are not copied but written from their own memory.
 func encode(buf []byte, batch []*request) ([]byte, net.Buffers) {

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zeebo/blake3"
+	"github.com/zerostor/zerostor/internal/codec"
 	"github.com/zerostor/zerostor/internal/meta"
 	"github.com/zerostor/zerostor/internal/zdbclient"
 )
@@ -152,7 +152,7 @@ func (c *Client) verifyShard(ctx context.Context, b *backend, key []byte, want [
 			data, err = cl.Get(ctx, key)
 			return err
 		})
-		sum = blake3.Sum256(data)
+		sum = codec.ShardHash(data)
 	}
 	switch {
 	case errors.Is(err, zdbclient.ErrNotFound):

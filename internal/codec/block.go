@@ -147,7 +147,7 @@ func (c *Codec) Encode(key Key, salt uint32, idx uint64, plain []byte) ([][]byte
 	}
 	m.ShardHashes = make([]Hash, n)
 	for i, s := range shards {
-		m.ShardHashes[i] = blake3.Sum256(s)
+		m.ShardHashes[i] = ShardHash(s)
 	}
 	return shards, m, nil
 }
@@ -170,7 +170,7 @@ func (c *Codec) DecodeVerified(key Key, salt uint32, m BlockMeta, shards [][]byt
 
 // ShardOK reports whether shard i of a block matches its recorded hash.
 func ShardOK(m *BlockMeta, i int, shard []byte) bool {
-	return i >= 0 && i < len(m.ShardHashes) && len(shard) == m.ShardLen && blake3.Sum256(shard) == m.ShardHashes[i]
+	return i >= 0 && i < len(m.ShardHashes) && len(shard) == m.ShardLen && ShardHash(shard) == m.ShardHashes[i]
 }
 
 func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verify bool) (plain []byte, bad []int, err error) {
@@ -184,7 +184,7 @@ func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verif
 	for i, s := range shards {
 		switch {
 		case s == nil:
-		case len(s) != m.ShardLen || verify && blake3.Sum256(s) != m.ShardHashes[i]:
+		case len(s) != m.ShardLen || verify && ShardHash(s) != m.ShardHashes[i]:
 			bad = append(bad, i)
 		default:
 			work[i] = s

@@ -1,10 +1,6 @@
 package codec
 
-import (
-	"fmt"
-
-	"github.com/zeebo/blake3"
-)
+import "fmt"
 
 // Reconstruct rebuilds the missing (nil) shards of a block, data and
 // parity, from the others: what repair needs to restore a block's full
@@ -20,7 +16,7 @@ func (c *Codec) Reconstruct(m BlockMeta, shards [][]byte) (rebuilt []int, err er
 	}
 	good := 0
 	for i, s := range shards {
-		if s != nil && (len(s) != m.ShardLen || blake3.Sum256(s) != m.ShardHashes[i]) {
+		if s != nil && (len(s) != m.ShardLen || ShardHash(s) != m.ShardHashes[i]) {
 			shards[i] = nil
 		}
 		if shards[i] == nil {
@@ -43,7 +39,7 @@ func (c *Codec) Reconstruct(m BlockMeta, shards [][]byte) (rebuilt []int, err er
 		return nil, fmt.Errorf("%w: block %d: %v", ErrCorrupt, m.Index, err)
 	}
 	for _, i := range rebuilt {
-		if blake3.Sum256(shards[i]) != m.ShardHashes[i] {
+		if ShardHash(shards[i]) != m.ShardHashes[i] {
 			shards[i] = nil
 			return nil, fmt.Errorf("%w: block %d: rebuilt shard %d does not match its hash", ErrCorrupt, m.Index, i)
 		}

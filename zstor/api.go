@@ -93,6 +93,17 @@ type BackendStatus struct {
 	Errors    int64
 	Mode      string // userkey or sequential
 	LastError string
+
+	State    BackendState
+	Draining bool // its shards are being moved elsewhere (Drain, or it failed an audit)
+	// ErrorRate is the share of recent calls that failed (an EWMA).
+	ErrorRate float64
+	Calls     int64 // calls made since the client opened
+	// Audits and AuditFailures count proof-of-storage audits and the
+	// wrong answers among them.
+	Audits, AuditFailures int64
+	DownSince             time.Time // zero unless down
+	Shards                int64     // shards the metadata places on it (as of the last count)
 }
 
 // SweepReport is what the orphan collector did.

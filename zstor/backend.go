@@ -3,6 +3,7 @@ package zstor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,13 +17,29 @@ import (
 // backend is one configured zdb namespace, with what zstor has learned of
 // it: latency, failures and mode.
 type backend struct {
-	id     string // address/namespace, as in metadata
-	group  string
-	labels map[string]string
-	cl     *zdbclient.Client
-	seq    atomic.Bool // sequential-mode namespace: the backend picks keys
+	id       string // address/namespace, as in metadata
+	password string // to tell a changed backend on Reload
+	cl       *zdbclient.Client
+	seq      atomic.Bool // sequential-mode namespace: the backend picks keys
+
+	// draining: every shard on it is moved elsewhere and nothing new is
+	// placed on it. Set by Drain, or by a failed audit (the backend lied);
+	// persisted in the metadata store.
+	draining atomic.Bool
+	// proof is whether the backend has PROOF (a zdb of this version, whose
+	// HASH is the shard tree root too): proofUnknown, proofYes or proofNo
+	// (0-db, an older zdb: audits and checks read the whole shard).
+	proof atomic.Int32
 
 	mu        sync.Mutex
+	group     string
+	labels    map[string]string
+	downSince time.Time // first failure of the current streak of failures
+	errRate   float64   // EWMA of failed calls (0..1)
+	calls     int64
+	audits    int64
+	auditFail int64
+	lastLie   time.Time     // last audit answered with wrong data
 	ewma      time.Duration // of successful calls
 	lat       [64]time.Duration
 	sorted    [64]time.Duration
@@ -48,13 +65,70 @@ const (
 	downCooldown = 5 * time.Second
 )
 
+const (
+	proofUnknown int32 = iota
+	proofYes
+	proofNo
+)
+
+// proofProbeKey is a key no shard has: PROOF of it tells whether the
+// backend knows the command.
+var proofProbeKey = []byte("zstor-proof-probe")
+
+// hasProof reports whether the backend answers PROOF (and so computes
+// HASH as the shard tree root), asking it once.
+func (b *backend) hasProof(ctx context.Context) bool {
+	switch b.proof.Load() {
+	case proofYes:
+		return true
+	case proofNo:
+		return false
+	}
+	err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) error {
+		_, err := cl.Proof(ctx, proofProbeKey, 0)
+		return err
+	})
+	var re *zdbclient.ReplyError
+	switch {
+	case err == nil || errors.Is(err, zdbclient.ErrNotFound):
+		b.proof.Store(proofYes)
+		return true
+	case errors.As(err, &re):
+		b.proof.Store(proofNo)
+	}
+	return false // unknown (unreachable): read the shard this time
+}
+
+// setPlace sets the backend's group and labels (from the config).
+func (b *backend) setPlace(group string, labels map[string]string) {
+	b.mu.Lock()
+	b.group, b.labels = group, labels
+	b.mu.Unlock()
+}
+
+func (b *backend) place() (group string, labels map[string]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.group, b.labels
+}
+
+// errRateWeight is the weight of one call in the error-rate EWMA: about
+// the last 50 calls count.
+const errRateWeight = 1.0 / 32
+
 func (b *backend) observe(d time.Duration, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err != nil && errors.Is(err, context.Canceled) {
+		return // we gave up on it; says nothing about the backend
+	}
+	b.calls++
+	failed := 0.0
+	if err != nil && !errors.Is(err, zdbclient.ErrNotFound) {
+		failed = 1
+	}
+	b.errRate += (failed - b.errRate) * errRateWeight
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return // we gave up on it; says nothing about the backend
-		}
 		var re *zdbclient.ReplyError
 		if errors.As(err, &re) {
 			b.errs++
@@ -69,6 +143,9 @@ func (b *backend) observe(d time.Duration, err error) {
 			return
 		}
 		b.errs++
+		if b.fails == 0 {
+			b.downSince = time.Now()
+		}
 		b.fails++
 		b.lastErr = err.Error()
 		if b.fails >= downAfter {
@@ -77,6 +154,7 @@ func (b *backend) observe(d time.Duration, err error) {
 		return
 	}
 	b.fails = 0
+	b.downSince = time.Time{}
 	b.downUntil = time.Time{}
 	b.sampleLocked(d)
 }
@@ -111,6 +189,89 @@ func (b *backend) down() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return time.Now().Before(b.downUntil)
+}
+
+// BackendState is what the monitor concludes about a backend.
+type BackendState uint8
+
+// Backend states, from best to worst.
+const (
+	// StateHealthy: answering, few errors.
+	StateHealthy BackendState = iota
+	// StateDegraded: answering, but failing many calls, full, or caught
+	// lying by an audit recently. Placement avoids it when it can.
+	StateDegraded
+	// StateDown: the last calls failed. Reads and writes go around it; its
+	// shards are not rebuilt yet (it may come back).
+	StateDown
+	// StateTerminal: down for longer than [repair] terminal_after: its
+	// shards are treated as lost and rebuilt elsewhere.
+	StateTerminal
+)
+
+func (s BackendState) String() string {
+	switch s {
+	case StateHealthy:
+		return "healthy"
+	case StateDegraded:
+		return "degraded"
+	case StateDown:
+		return "down"
+	case StateTerminal:
+		return "terminal"
+	}
+	return "unknown"
+}
+
+// MarshalText makes states readable in JSON.
+func (s BackendState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses String's output.
+func (s *BackendState) UnmarshalText(b []byte) error {
+	for v := StateHealthy; v <= StateTerminal; v++ {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: backend state %q", ErrInvalid, b)
+}
+
+// degradedErrRate is the error rate above which a backend is degraded.
+const degradedErrRate = 0.2
+
+// lieMemory is how long an audit failure keeps a backend degraded.
+const lieMemory = time.Hour
+
+// state classifies the backend; terminalAfter is [repair] terminal_after.
+func (b *backend) state(now time.Time, terminalAfter time.Duration) BackendState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stateLocked(now, terminalAfter)
+}
+
+func (b *backend) stateLocked(now time.Time, terminalAfter time.Duration) BackendState {
+	switch {
+	case b.fails >= downAfter && !b.downSince.IsZero() && now.Sub(b.downSince) >= terminalAfter:
+		return StateTerminal
+	case b.fails >= downAfter:
+		return StateDown
+	case b.errRate > degradedErrRate || b.full || !b.lastLie.IsZero() && now.Sub(b.lastLie) < lieMemory:
+		return StateDegraded
+	}
+	return StateHealthy
+}
+
+// audited records the outcome of an audit: lied is a wrong answer (not a
+// missing shard or a transport failure).
+func (b *backend) audited(lied bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.audits++
+	if lied {
+		b.auditFail++
+		b.lastLie = time.Now()
+	}
 }
 
 func (b *backend) isFull() bool {
@@ -204,13 +365,20 @@ func (b *backend) refresh(ctx context.Context) error {
 	return nil
 }
 
-func (b *backend) status() BackendStatus {
+func (b *backend) status(terminalAfter time.Duration) BackendStatus {
 	ewma, p95 := b.latency()
+	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := BackendStatus{
 		ID: b.id, Group: b.group, Latency: ewma, P95: p95, Errors: b.errs, LastError: b.lastErr,
-		Reachable: b.info != nil && !time.Now().Before(b.downUntil),
+		Reachable: b.info != nil && b.fails < downAfter,
+		State:     b.stateLocked(now, terminalAfter), Draining: b.draining.Load(),
+		ErrorRate: b.errRate, Calls: b.calls, Audits: b.audits, AuditFailures: b.auditFail,
+		DownSince: b.downSince,
+	}
+	if b.fails < downAfter {
+		st.DownSince = time.Time{}
 	}
 	if b.info != nil {
 		st.Mode = b.info["mode"]

@@ -2,6 +2,7 @@ package zstor
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zeebo/blake3"
 	"github.com/zerostor/zerostor/internal/codec"
+	"github.com/zerostor/zerostor/internal/commitlog"
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/meta"
 	"github.com/zerostor/zerostor/internal/placement"
@@ -36,27 +38,48 @@ type Options struct {
 	StragglerGrace time.Duration
 	// ShardTimeout bounds one shard write or read; default 30s.
 	ShardTimeout time.Duration
+	// DisableCommitLog turns the signed commit log off (benchmarks of
+	// the data path, tests that count backend keys).
+	DisableCommitLog bool
 }
 
 // Client is an open store. It is safe for concurrent use.
 type Client struct {
-	cfg     *config.Config
 	log     *slog.Logger
 	opts    Options
 	master  codec.Key
 	keyID   [8]byte
 	metaKey codec.Key
 
-	backends   []*backend
-	byID       map[string]*backend
-	metaCopies []*backend // candidates for the encrypted metadata copies
+	topo       atomic.Pointer[topology]
 	metaPrefix string
+	retiredMu  sync.Mutex
+	retired    []*backend // dropped by Reload: closed by Close
 
-	store     meta.Store
-	policy    placement.Policy
-	params    codec.Params
-	blockSize int
-	quorum    int
+	store  meta.Store
+	queue  *meta.Table // the durable repair queue (queue.go)
+	state  *meta.Table // the background loops' progress
+	drains *meta.Table // draining backends (lifecycle.go)
+
+	reloadMu    sync.Mutex
+	healing     atomic.Bool
+	healStop    context.CancelFunc
+	healWG      sync.WaitGroup
+	stats       healStats
+	fgActive    atomic.Int64 // stores and retrieves running
+	fgLast      atomic.Int64 // unix ns of the last one's end
+	repairPacer pacer
+	repairWake  chan struct{}
+	scrubMu     sync.Mutex
+	scrub       ScrubStatus
+
+	logMu      sync.Mutex
+	clog       *commitlog.Log
+	logPending []commitlog.Entry // appended before the log opened
+	logDropped int
+	logPub     ed25519.PublicKey
+	logCancel  context.CancelFunc
+	logOpened  chan struct{}
 
 	codecs sync.Map // codec.Params -> *codec.Codec
 	bufs   sync.Pool
@@ -64,8 +87,9 @@ type Client struct {
 	rndMu sync.Mutex
 	rnd   *mrand.Rand
 
-	bg     sync.WaitGroup
-	closed atomic.Bool
+	bg           sync.WaitGroup
+	closeStarted atomic.Bool
+	closed       atomic.Bool
 
 	keyLocks [256]sync.Mutex // commit order per key (lockKey)
 
@@ -101,7 +125,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 	if opts.ShardTimeout <= 0 {
 		opts.ShardTimeout = 30 * time.Second
 	}
-	c := &Client{cfg: cfg, log: opts.Logger, opts: opts, byID: map[string]*backend{}, active: map[meta.VersionID]int{}, activeSeq: map[string]int{}, reading: map[meta.VersionID]*readers{}, closing: make(chan struct{})}
+	c := &Client{log: opts.Logger, opts: opts, active: map[meta.VersionID]int{}, activeSeq: map[string]int{}, reading: map[meta.VersionID]*readers{}, closing: make(chan struct{}), repairWake: make(chan struct{}, 1)}
 	var err error
 	if c.master, err = cfg.MasterKey(); err != nil {
 		return nil, fmt.Errorf("zstor: %w", err)
@@ -110,79 +134,19 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		return nil, fmt.Errorf("zstor: %w", err)
 	}
 	c.keyID = keyID(c.master)
-	comp, err := codec.ParseCompression(cfg.Compression.Algorithm)
-	if err != nil {
-		return nil, fmt.Errorf("zstor: %w", err)
-	}
-	c.params = codec.Params{K: cfg.K(), M: cfg.M(), Compression: comp}
-	if _, err := c.codec(c.params); err != nil {
-		return nil, fmt.Errorf("zstor: %w", err)
-	}
-	c.blockSize = int(cfg.BlockSize)
-	c.quorum = cfg.WriteQuorum
-	c.bufs.New = func() any { b := make([]byte, c.blockSize); return &b }
-	var seed [32]byte
-	rand.Read(seed[:])
-	c.rnd = mrand.New(mrand.NewChaCha8(seed))
-
-	c.policy = placement.Policy{K: cfg.K(), N: cfg.ExpectedShards, RedundantGroups: cfg.RedundantGroups, RedundantNodes: cfg.RedundantNodes}
-	for _, s := range cfg.Placement.Pin {
-		sel, err := placement.ParseSelector(s)
-		if err != nil {
-			return nil, fmt.Errorf("zstor: placement pin: %w", err)
-		}
-		c.policy.Pin = append(c.policy.Pin, sel)
-	}
-	for _, s := range cfg.Placement.Exclude {
-		sel, err := placement.ParseSelector(s)
-		if err != nil {
-			return nil, fmt.Errorf("zstor: placement exclude: %w", err)
-		}
-		c.policy.Exclude = append(c.policy.Exclude, sel)
-	}
-	if err := c.policy.Validate(); err != nil {
-		// Reads still work; every write will fail with this error.
-		c.log.Warn("the redundancy policy cannot be met: writes will fail", "err", err)
-	}
-	pool := 1
-	for _, g := range cfg.Groups {
-		for _, be := range g.Backends {
-			labels := map[string]string{}
-			for k, v := range g.Labels {
-				labels[k] = v
-			}
-			for k, v := range be.Labels {
-				labels[k] = v
-			}
-			b := &backend{id: cfg.BackendID(be), group: g.Name, labels: labels, cl: zdbclient.New(zdbclient.Config{
-				Address: be.Address, Namespace: be.Namespace, Password: be.Password, Timeout: opts.ShardTimeout, PoolSize: pool,
-			})}
-			c.backends = append(c.backends, b)
-			c.byID[b.id] = b
-		}
-	}
 	c.metaPrefix = "zstor"
 	if cfg.Meta.Config.Prefix != "" {
 		c.metaPrefix = cfg.Meta.Config.Prefix
 	}
-	for _, be := range cfg.Meta.Config.Backends {
-		c.metaCopies = append(c.metaCopies, &backend{id: cfg.BackendID(be), group: "meta", cl: zdbclient.New(zdbclient.Config{
-			Address: be.Address, Namespace: be.Namespace, Password: be.Password, Timeout: opts.ShardTimeout, PoolSize: 4,
-		})})
+	var seed [32]byte
+	rand.Read(seed[:])
+	c.rnd = mrand.New(mrand.NewChaCha8(seed))
+	t, err := c.buildTopology(ctx, cfg, nil)
+	if err != nil {
+		return nil, err
 	}
-	c.refreshAll(ctx)
-	if len(c.metaCopies) == 0 {
-		// No [meta] backends: the copies go to the user-mode data
-		// backends (sequential ones cannot hold named keys).
-		for _, b := range c.backends {
-			if !b.seq.Load() {
-				c.metaCopies = append(c.metaCopies, b)
-			}
-		}
-		if len(c.metaCopies) == 0 {
-			c.log.Warn("no user-mode backend for metadata copies: `zstor recover` will not be possible")
-		}
-	}
+	c.topo.Store(t)
+	c.bufs.New = func() any { b := make([]byte, c.top().blockSize); return &b }
 	dir := cfg.MetaDir
 	if opts.MetaDir != "" {
 		dir = opts.MetaDir
@@ -197,16 +161,146 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		return nil, fmt.Errorf("zstor: %w", err)
 	}
 	c.store = st
+	c.queue, c.state, c.drains = st.Table(repairTable), st.Table(stateTable), st.Table(drainTable)
+	if err := c.applyDrains(ctx, c.top()); err != nil {
+		c.closeBackends()
+		st.Close()
+		return nil, err
+	}
+	if err := c.openCommitLog(dir); err != nil {
+		c.closeBackends()
+		st.Close()
+		return nil, err
+	}
 	return c, nil
 }
 
+// topology is what the config says about the backends and the coding of
+// new objects. Reload swaps it whole; an operation reads it once or
+// several times, and either is safe: objects carry their own parameters
+// and backend ids.
+type topology struct {
+	cfg        *config.Config
+	backends   []*backend
+	byID       map[string]*backend
+	metaCopies []*backend // candidates for the encrypted metadata copies
+	policy     placement.Policy
+	params     codec.Params
+	blockSize  int
+	quorum     int
+}
+
+func (c *Client) top() *topology { return c.topo.Load() }
+
+// buildTopology connects to cfg's backends. Backends of old that cfg
+// still names with the same address and password are kept as they are,
+// with what was learned of them.
+func (c *Client) buildTopology(ctx context.Context, cfg *config.Config, old *topology) (*topology, error) {
+	comp, err := codec.ParseCompression(cfg.Compression.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("zstor: %w", err)
+	}
+	t := &topology{cfg: cfg, byID: map[string]*backend{}}
+	t.params = codec.Params{K: cfg.K(), M: cfg.M(), Compression: comp}
+	if _, err := c.codec(t.params); err != nil {
+		return nil, fmt.Errorf("zstor: %w", err)
+	}
+	t.blockSize = int(cfg.BlockSize)
+	t.quorum = cfg.WriteQuorum
+	t.policy = placement.Policy{K: cfg.K(), N: cfg.ExpectedShards, RedundantGroups: cfg.RedundantGroups, RedundantNodes: cfg.RedundantNodes}
+	for _, s := range cfg.Placement.Pin {
+		sel, err := placement.ParseSelector(s)
+		if err != nil {
+			return nil, fmt.Errorf("zstor: placement pin: %w", err)
+		}
+		t.policy.Pin = append(t.policy.Pin, sel)
+	}
+	for _, s := range cfg.Placement.Exclude {
+		sel, err := placement.ParseSelector(s)
+		if err != nil {
+			return nil, fmt.Errorf("zstor: placement exclude: %w", err)
+		}
+		t.policy.Exclude = append(t.policy.Exclude, sel)
+	}
+	if err := t.policy.Validate(); err != nil {
+		// Reads still work; every write will fail with this error.
+		c.log.Warn("the redundancy policy cannot be met: writes will fail", "err", err)
+	}
+	reuse := func(id string, be config.Backend) *backend {
+		if old == nil {
+			return nil
+		}
+		ob := old.byID[id]
+		if ob == nil {
+			for _, m := range old.metaCopies {
+				if m.id == id {
+					ob = m
+				}
+			}
+		}
+		if ob != nil && ob.password == be.Password {
+			return ob
+		}
+		return nil
+	}
+	var fresh []*backend
+	for _, g := range cfg.Groups {
+		for _, be := range g.Backends {
+			labels := map[string]string{}
+			for k, v := range g.Labels {
+				labels[k] = v
+			}
+			for k, v := range be.Labels {
+				labels[k] = v
+			}
+			id := cfg.BackendID(be)
+			b := reuse(id, be)
+			if b == nil {
+				b = &backend{id: id, password: be.Password, cl: zdbclient.New(zdbclient.Config{
+					Address: be.Address, Namespace: be.Namespace, Password: be.Password, Timeout: c.opts.ShardTimeout, PoolSize: 1,
+				})}
+				fresh = append(fresh, b)
+			}
+			b.setPlace(g.Name, labels)
+			t.backends = append(t.backends, b)
+			t.byID[id] = b
+		}
+	}
+	for _, be := range cfg.Meta.Config.Backends {
+		id := cfg.BackendID(be)
+		b := reuse(id, be)
+		if b == nil {
+			b = &backend{id: id, password: be.Password, cl: zdbclient.New(zdbclient.Config{
+				Address: be.Address, Namespace: be.Namespace, Password: be.Password, Timeout: c.opts.ShardTimeout, PoolSize: 4,
+			})}
+			b.setPlace("meta", nil)
+			fresh = append(fresh, b)
+		}
+		t.metaCopies = append(t.metaCopies, b)
+	}
+	c.refreshAll(ctx, fresh)
+	if len(t.metaCopies) == 0 {
+		// No [meta] backends: the copies go to the user-mode data
+		// backends (sequential ones cannot hold named keys).
+		for _, b := range t.backends {
+			if !b.seq.Load() {
+				t.metaCopies = append(t.metaCopies, b)
+			}
+		}
+		if len(t.metaCopies) == 0 {
+			c.log.Warn("no user-mode backend for metadata copies: `zstor recover` will not be possible")
+		}
+	}
+	return t, nil
+}
+
 // refreshAll reads every backend's NSINFO concurrently, bounded in time.
-func (c *Client) refreshAll(ctx context.Context) {
+func (c *Client) refreshAll(ctx context.Context, bs []*backend) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	seen := map[*backend]bool{}
-	for _, b := range append(append([]*backend(nil), c.backends...), c.metaCopies...) {
+	for _, b := range bs {
 		if seen[b] {
 			continue
 		}
@@ -245,20 +339,37 @@ func (c *Client) codec(p codec.Params) (*codec.Codec, error) {
 	return v.(*codec.Codec), nil
 }
 
-func (c *Client) closeBackends() {
-	for _, b := range c.backends {
-		b.cl.Close()
+// all lists every backend of t once: data and metadata.
+func (t *topology) all() []*backend {
+	seen := map[*backend]bool{}
+	var out []*backend
+	for _, b := range append(append([]*backend(nil), t.backends...), t.metaCopies...) {
+		if !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
 	}
-	for _, b := range c.metaCopies {
+	return out
+}
+
+func (c *Client) closeBackends() {
+	c.retiredMu.Lock()
+	defer c.retiredMu.Unlock()
+	for _, b := range append(c.top().all(), c.retired...) {
 		b.cl.Close()
 	}
 }
 
 // Close waits for background deletions and closes everything.
 func (c *Client) Close() error {
-	if c.closed.Swap(true) {
+	if c.closeStarted.Swap(true) {
 		return nil
 	}
+	// The log's last batch is an object: written while the client still
+	// works.
+	c.stopHealing()
+	c.closeCommitLog()
+	c.closed.Store(true)
 	close(c.closing)
 	c.bg.Wait()
 	c.closeBackends()
@@ -274,16 +385,18 @@ func (c *Client) check() error {
 
 // Status reports every data backend, refreshing their NSINFO first.
 func (c *Client) Status(ctx context.Context) []BackendStatus {
-	c.refreshAll(ctx)
-	out := make([]BackendStatus, len(c.backends))
-	for i, b := range c.backends {
-		out[i] = b.status()
+	t := c.top()
+	c.refreshAll(ctx, t.all())
+	out := make([]BackendStatus, len(t.backends))
+	ta := c.terminalAfter()
+	for i, b := range t.backends {
+		out[i] = b.status(ta)
 	}
 	return out
 }
 
 // Config returns the configuration the client was opened with.
-func (c *Client) Config() *config.Config { return c.cfg }
+func (c *Client) Config() *config.Config { return c.top().cfg }
 
 func validKey(key string) error {
 	switch {

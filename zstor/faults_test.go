@@ -107,7 +107,7 @@ func TestFaultFullBackendSpare(t *testing.T) {
 		}
 		mustEqual(t, key, get(t, c, key, GetOptions{}), data)
 	}
-	if !c.backends[full].isFull() {
+	if !c.top().backends[full].isFull() {
 		t.Fatalf("backend %d was filled but the client does not know", full)
 	}
 	t.Logf("first object with a shard lost to the full backend: %d", failedAt)
@@ -186,8 +186,8 @@ func copyKeyOn(t testing.TB, c *Client, prefix string, i int) string {
 	t.Helper()
 	for n := 0; n < 1000; n++ {
 		key := fmt.Sprintf("%s-%d", prefix, n)
-		for _, b := range c.copyTargets(c.copyKey(key))[:min(metaReplicas, len(c.metaCopies))] {
-			if b == c.backends[i] {
+		for _, b := range c.copyTargets(c.copyKey(key))[:min(metaReplicas, len(c.top().metaCopies))] {
+			if b == c.top().backends[i] {
 				return key
 			}
 		}

@@ -179,8 +179,9 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 	}
 }
 
-// reportBad records a shard found damaged. Repair (the monitor) picks
-// these up; for now they are logged.
+// reportBad records a shard found damaged: the object is queued for
+// repair.
 func (c *Client) reportBad(o *meta.Object, bi, si int, b *backend, err error) {
 	c.log.Warn("bad shard", "key", o.Key, "version", o.Version.String(), "block", bi, "shard", si, "backend", b.id, "err", err)
+	c.enqueue(context.Background(), o.Key, fmt.Sprintf("read: shard %d/%d on %s: %v", bi, si, b.id, err))
 }

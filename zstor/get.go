@@ -81,7 +81,8 @@ func (c *Client) Get(ctx context.Context, key string, opts GetOptions) (*Reader,
 		c.loadMu.RUnlock()
 		return nil, err
 	}
-	release := c.startReading(o.Version)
+	stopReading, fgDone := c.startReading(o.Version), c.foreground()
+	release := func() { stopReading(); fgDone() }
 	c.loadMu.RUnlock()
 	ok := false
 	defer func() {

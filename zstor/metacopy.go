@@ -43,8 +43,8 @@ func (c *Client) copyTargets(ck []byte) []*backend {
 		down bool
 		h    [32]byte
 	}
-	s := make([]scored, len(c.metaCopies))
-	for i, b := range c.metaCopies {
+	s := make([]scored, len(c.top().metaCopies))
+	for i, b := range c.top().metaCopies {
 		s[i] = scored{b, b.down(), blake3.Sum256(append(slices.Clip(ck), b.id...))}
 	}
 	slices.SortFunc(s, func(a, b scored) int {
@@ -92,7 +92,7 @@ func (c *Client) unseal(sealed []byte) ([]byte, error) {
 // to the metadata backends: min(4, n) copies, at least min(2, n) of which
 // must land.
 func (c *Client) putMetaCopies(ctx context.Context, key string, o *meta.Object) error {
-	if len(c.metaCopies) == 0 {
+	if len(c.top().metaCopies) == 0 {
 		return nil
 	}
 	var plain []byte
@@ -194,14 +194,14 @@ func (c *Client) Recover(ctx context.Context) (int, error) {
 	if err := c.check(); err != nil {
 		return 0, err
 	}
-	if len(c.metaCopies) == 0 {
+	if len(c.top().metaCopies) == 0 {
 		return 0, errors.New("zstor: recover: no backend holds metadata copies (all are sequential-mode and no [meta] backends are configured)")
 	}
 	newest, failed, err := c.scanCopies(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("zstor: recover: %w", err)
 	}
-	if failed == len(c.metaCopies) {
+	if failed == len(c.top().metaCopies) {
 		return 0, fmt.Errorf("zstor: recover: no metadata backend could be scanned")
 	}
 	n := 0
@@ -230,7 +230,7 @@ type copyFound struct {
 func (c *Client) scanCopies(ctx context.Context) (newest map[string]copyFound, failed int, err error) {
 	newest = map[string]copyFound{}
 	prefix := []byte("/" + c.metaPrefix + "/meta/")
-	for _, b := range c.metaCopies {
+	for _, b := range c.top().metaCopies {
 		err := scanAll(ctx, b, func(e zdbclient.ScanEntry) error {
 			if !bytes.HasPrefix(e.Key, prefix) {
 				return nil

@@ -37,6 +37,9 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	if err := validKey(key); err != nil {
 		return err
 	}
+	if err := notReserved(key); err != nil {
+		return err
+	}
 	if _, err := c.store.Get(ctx, key); err != nil {
 		return fmt.Errorf("zstor: delete %q: %w", key, translate(err))
 	}
@@ -50,6 +53,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("zstor: delete %q: %w", key, translate(err))
 	}
+	c.logCommit(commitDelete, o)
 	c.deleteShardsLater(o)
 	return nil
 }
@@ -101,13 +105,13 @@ func (c *Client) Check(ctx context.Context, key string) (CheckReport, error) {
 				mu.Unlock()
 				continue
 			}
-			want := o.Blocks[bi].ShardHashes[si]
+			blk := &o.Blocks[bi].BlockMeta
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				st, err := c.verifyShard(ctx, b, key, want)
+				st, err := c.verifyShard(ctx, b, key, blk, si)
 				mu.Lock()
 				defer mu.Unlock()
 				switch st {
@@ -137,23 +141,29 @@ func (c *Client) Check(ctx context.Context, key string) (CheckReport, error) {
 	return rep, nil
 }
 
-// verifyShard checks one stored shard against its hash.
-func (c *Client) verifyShard(ctx context.Context, b *backend, key []byte, want [32]byte) (ShardState, error) {
+// verifyShard checks shard si of a block, stored on b under key, against
+// its hash: by the backend's HASH when it computes the same checksum (a
+// zdb with PROOF, for blocks with tree-root hashes), else by reading it.
+func (c *Client) verifyShard(ctx context.Context, b *backend, key []byte, blk *codec.BlockMeta, si int) (ShardState, error) {
 	var sum [32]byte
-	err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
-		sum, err = cl.Hash(ctx, key)
-		return err
-	})
-	var re *zdbclient.ReplyError
-	if err != nil && errors.As(err, &re) && !errors.Is(err, zdbclient.ErrNotFound) && !errors.Is(err, zdbclient.ErrCorrupt) {
-		// 0-db has no HASH: read the shard.
+	var err error
+	if !blk.LegacySum && b.hasProof(ctx) {
+		err = b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+			sum, err = cl.Hash(ctx, key)
+			return err
+		})
+	} else {
 		var data []byte
 		err = b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
 			data, err = cl.Get(ctx, key)
 			return err
 		})
-		sum = codec.ShardHash(data)
+		if err == nil && len(data) != blk.ShardLen {
+			return ShardCorrupt, fmt.Errorf("shard on %s has %d bytes, want %d", b.id, len(data), blk.ShardLen)
+		}
+		sum = blk.ShardSum(data)
 	}
+	want := blk.ShardHashes[si]
 	switch {
 	case errors.Is(err, zdbclient.ErrNotFound):
 		return ShardMissing, err
@@ -226,7 +236,7 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 	// lost or unmounted meta_dir starts empty): what the metadata copies
 	// on the backends reference is spared too, and without every copy
 	// readable nothing is swept.
-	if len(c.metaCopies) > 0 {
+	if len(c.top().metaCopies) > 0 {
 		copies, failed, err := c.scanCopies(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("zstor: sweep: %w", err)
@@ -244,7 +254,7 @@ func (c *Client) Sweep(ctx context.Context, grace time.Duration) (SweepReport, e
 	}
 	cutoff := start.Add(-grace).Truncate(time.Second)
 	var errs []error
-	for _, b := range c.backends {
+	for _, b := range c.top().backends {
 		var orphans [][]byte
 		seq := b.seq.Load()
 		err := scanAll(ctx, b, func(e zdbclient.ScanEntry) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ type writer struct {
 // previous version stays readable, and on failure every shard written is
 // deleted again.
 func (c *Client) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error) {
+	if err := notReserved(key); err != nil {
+		return ObjectInfo{}, err
+	}
 	return c.put(ctx, key, r, opts, nil)
 }
 
@@ -82,6 +86,7 @@ func (c *Client) put(ctx context.Context, key string, r io.Reader, opts PutOptio
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	defer c.foreground()()
 	w := &writer{c: c, o: o, dk: dk, cdc: cdc, bidx: map[*backend]int32{}, blocks: map[int]meta.Block{}}
 	c.setActive(o.Version, 1)
 	defer c.setActive(o.Version, -1)
@@ -100,7 +105,24 @@ func (c *Client) put(ctx context.Context, key string, r io.Reader, opts PutOptio
 		w.cleanup()
 		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
 	}
+	if n := missingShards(o); n > 0 {
+		// Stragglers: the write met its quorum without them.
+		c.enqueue(ctx, key, fmt.Sprintf("write: %d shards missing", n))
+	}
 	return info(o), nil
+}
+
+// missingShards counts the shards of o that never landed.
+func missingShards(o *meta.Object) int {
+	n := 0
+	for bi := range o.Blocks {
+		for _, s := range o.Blocks[bi].Shards {
+			if s.Backend < 0 || int(s.Backend) >= len(o.Backends) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func userMetaSize(m map[string]string) int {
@@ -120,7 +142,7 @@ func (c *Client) newObject(key string, um map[string]string) (*meta.Object, code
 	if err != nil {
 		return nil, dk, err
 	}
-	o := &meta.Object{Key: key, UserMeta: um, Params: c.params, BlockSize: c.blockSize, WrappedKey: wrapped, KeyID: c.keyID}
+	o := &meta.Object{Key: key, UserMeta: um, Params: c.top().params, BlockSize: c.top().blockSize, WrappedKey: wrapped, KeyID: c.keyID}
 	var salt [4]byte
 	if _, err := rand.Read(o.Version[:]); err != nil {
 		return nil, dk, err
@@ -179,6 +201,11 @@ func (c *Client) commit(ctx context.Context, o *meta.Object, expect *meta.Object
 	if prev != nil && prev.Version != o.Version {
 		c.deleteShardsLater(prev)
 	}
+	op := commitStore
+	if expect != nil {
+		op = commitRotate
+	}
+	c.logCommit(op, o)
 	return nil
 }
 
@@ -379,7 +406,7 @@ collect:
 }
 
 func (w *writer) quorum(n int) int {
-	q := w.c.quorum
+	q := w.c.top().quorum
 	if q <= 0 {
 		q = w.o.Params.K + 1
 		if w.o.Params.M == 0 {
@@ -453,7 +480,7 @@ func (c *Client) shardAt(o *meta.Object, bi, si int) (b *backend, id string, key
 	if key = s.Key; key == nil {
 		key = shardKey(o.Version, bi, si)
 	}
-	return c.byID[id], id, key
+	return c.top().byID[id], id, key
 }
 
 // objectRoot is the Merkle root over an object's blocks.
@@ -513,8 +540,8 @@ func (c *Client) deleteShardsLater(o *meta.Object) {
 // ones: their shards are recorded missing and repaired later, which beats
 // failing the write.
 func (c *Client) place(n int) ([]*backend, error) {
-	cands := c.candidatesNow()
-	p := c.policy
+	t := c.top()
+	cands, p := c.candidatesNow(t)
 	p.N = n
 	c.rndMu.Lock()
 	defer c.rndMu.Unlock()
@@ -537,7 +564,7 @@ func (c *Client) place(n int) ([]*backend, error) {
 	}
 	out := make([]*backend, len(idx))
 	for i, j := range idx {
-		out[i] = c.backends[j]
+		out[i] = t.backends[j]
 	}
 	return out, nil
 }
@@ -595,15 +622,29 @@ func (c *Client) activeSeqKeys() map[string]bool {
 }
 
 // candidatesNow describes every data backend for placement, as zstor
-// sees it now.
-func (c *Client) candidatesNow() []placement.Backend {
-	cands := make([]placement.Backend, len(c.backends))
-	for i, b := range c.backends {
+// sees it now (in t's order), and t's policy with draining backends
+// excluded.
+func (c *Client) candidatesNow(t *topology) ([]placement.Backend, placement.Policy) {
+	p := t.policy
+	now := time.Now()
+	ta := c.terminalAfter()
+	cands := make([]placement.Backend, len(t.backends))
+	p.Exclude = slices.Clip(p.Exclude)
+	for i, b := range t.backends {
 		ewma, _ := b.latency()
-		cands[i] = placement.Backend{ID: b.id, Group: b.group, Labels: b.labels, Down: b.down(), Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
+		group, labels := b.place()
+		st := b.state(now, ta)
+		if st == StateDegraded {
+			// Chosen only when the healthy ones do not suffice.
+			ewma = max(ewma, time.Millisecond) * 4
+		}
+		cands[i] = placement.Backend{ID: b.id, Group: group, Labels: labels, Down: b.down() || st == StateTerminal, Full: b.isFull(), Latency: ewma, Load: b.inflight.Load()}
 		if cands[i].Full {
 			b.recheckFull()
 		}
+		if b.draining.Load() {
+			p.Exclude = append(p.Exclude, placement.Selector{Key: "id", Value: b.id})
+		}
 	}
-	return cands
+	return cands, p
 }

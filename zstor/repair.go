@@ -1,11 +1,13 @@
 package zstor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/zerostor/zerostor/internal/codec"
 	"github.com/zerostor/zerostor/internal/meta"
@@ -25,6 +27,25 @@ type RepairReport struct {
 	// full redundancy policy (too few healthy backends or groups): the
 	// object is readable and as redundant as the backends allow.
 	Degraded bool
+	// Moved counts good shards moved off draining backends (included in
+	// Rebuilt).
+	Moved int
+	// Pending counts shards left alone because their backend is down but
+	// not yet terminal (the background repair only; Repair treats
+	// unreachable backends as lost).
+	Pending int
+	// Bytes is the shard data read and written.
+	Bytes int64
+}
+
+// repairOpts tune one repair.
+type repairOpts struct {
+	// lostUnreachable rebuilds shards whose backend does not answer now;
+	// else only those on terminal backends are.
+	lostUnreachable bool
+	// pace, when set, is called with the bytes about to be read or
+	// written: the repair rate limit.
+	pace func(ctx context.Context, n int) error
 }
 
 // Repair restores an object's full redundancy in place: every shard is
@@ -37,7 +58,22 @@ type RepairReport struct {
 // repaired (else ErrConflict, and nothing changes). The object's content,
 // version and Merkle root do not change.
 func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
+	if err := c.check(); err != nil {
+		return RepairReport{}, err
+	}
+	return c.repair(ctx, key, repairOpts{lostUnreachable: true})
+}
+
+func (c *Client) repair(ctx context.Context, key string, ro repairOpts) (RepairReport, error) {
 	var rep RepairReport
+	pace := func(n int) error {
+		rep.Bytes += int64(n)
+		if ro.pace == nil {
+			return nil
+		}
+		return ro.pace(ctx, n)
+	}
+	ta := c.terminalAfter()
 	o, _, err := c.open(ctx, key)
 	if err != nil {
 		return rep, fmt.Errorf("zstor: repair %q: %w", key, err)
@@ -57,25 +93,74 @@ func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
 	rep.Blocks = len(o.Blocks)
 	for bi := range o.Blocks {
 		states := c.blockStates(ctx, o, bi)
-		var bad []int
+		now := time.Now()
+		// lost shards are rebuilt from the others; moving ones are good
+		// but on a draining backend: copied as they are.
+		var bad, lost, moving []int
 		for si, st := range states {
-			if st != ShardOK {
-				bad = append(bad, si)
+			b, _, _ := c.shardAt(o, bi, si)
+			switch {
+			case st == ShardUnreachable && !ro.lostUnreachable && b != nil && !b.draining.Load() && b.state(now, ta) < StateTerminal:
+				rep.Pending++
+			case st != ShardOK:
+				lost = append(lost, si)
+			case b != nil && b.draining.Load():
+				moving = append(moving, si)
 			}
 		}
+		bad = append(append(bad, lost...), moving...)
+		slices.Sort(bad)
 		if len(bad) == 0 {
 			continue
 		}
 		rep.Damaged++
-		shards, err := c.readShards(ctx, o, bi, states)
-		if err != nil {
-			c.deleteShards(context.WithoutCancel(ctx), written)
-			return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
+		shards := make([][]byte, len(states))
+		for _, si := range moving {
+			if len(lost) > 0 {
+				break // the decode below reads k shards anyway
+			}
+			// Only moves: copy the good shard, no need to read k.
+			if err := pace(o.Blocks[bi].ShardLen); err != nil {
+				c.deleteShards(context.WithoutCancel(ctx), written)
+				return rep, err
+			}
+			if data, ok := c.readShard(ctx, o, bi, si); ok {
+				shards[si] = data
+			} else {
+				lost = append(lost, si)
+			}
 		}
-		if _, err := cdc.Reconstruct(o.Blocks[bi].BlockMeta, shards); err != nil {
-			c.deleteShards(context.WithoutCancel(ctx), written)
-			return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
+		if len(lost) > 0 {
+			if err := pace(o.Params.K * o.Blocks[bi].ShardLen); err != nil {
+				c.deleteShards(context.WithoutCancel(ctx), written)
+				return rep, err
+			}
+			// Moving shards are sources of last resort.
+			order := states
+			if len(moving) > 0 {
+				order = slices.Clone(states)
+				for _, si := range moving {
+					order[si] = ShardMissing
+				}
+			}
+			shards, err = c.readShards(ctx, o, bi, order)
+			if err != nil && len(moving) > 0 {
+				shards, err = c.readShards(ctx, o, bi, states)
+			}
+			if err != nil {
+				c.deleteShards(context.WithoutCancel(ctx), written)
+				return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
+			}
+			if _, err := cdc.Reconstruct(o.Blocks[bi].BlockMeta, shards); err != nil {
+				c.deleteShards(context.WithoutCancel(ctx), written)
+				return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
+			}
 		}
+		if err := pace(len(bad) * o.Blocks[bi].ShardLen); err != nil {
+			c.deleteShards(context.WithoutCancel(ctx), written)
+			return rep, err
+		}
+		rep.Moved += len(moving)
 		// Backends that just failed to answer are not candidates, whatever
 		// their state says yet; a write that fails is retried elsewhere.
 		for si, st := range states {
@@ -130,7 +215,7 @@ func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
 		rep.Unplaced += len(bad)
 	}
 	if rep.Rebuilt == 0 {
-		if rep.Damaged > 0 {
+		if rep.Damaged > 0 && rep.Unplaced > 0 {
 			return rep, fmt.Errorf("%w: repair %q: no rebuilt shard could be stored", ErrUnavailable, key)
 		}
 		return rep, nil
@@ -147,6 +232,77 @@ func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
 	return rep, nil
 }
 
+// RepairAllReport sums up RepairAll.
+type RepairAllReport struct {
+	Objects  int // objects examined
+	Repaired int // objects that needed and got a repair
+	Rebuilt  int // shards rebuilt (moves included)
+	Moved    int
+	Failed   int // objects whose repair failed
+	Bytes    int64
+	Errors   []string // the first failures
+}
+
+// RepairAll repairs every object now (`zstor rebuild --all`), treating
+// backends that do not answer as lost, and clears the repair queue of the
+// objects it repaired. progress, when set, is called after each object.
+func (c *Client) RepairAll(ctx context.Context, progress func(key string, rep RepairReport, err error)) (RepairAllReport, error) {
+	var all RepairAllReport
+	if err := c.check(); err != nil {
+		return all, err
+	}
+	workers := max(c.top().cfg.Repair.Workers, 1)
+	var mu sync.Mutex
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	err := c.store.List(ctx, "", "", func(i meta.Info) error {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			raw, _ := c.queue.Get(ctx, []byte(i.Key))
+			rep, err := c.repair(ctx, i.Key, repairOpts{lostUnreachable: true})
+			if errors.Is(err, ErrNotFound) {
+				return
+			}
+			if err == nil && raw != nil {
+				c.dequeue(ctx, i.Key, raw)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			all.Objects++
+			all.Rebuilt += rep.Rebuilt
+			all.Moved += rep.Moved
+			all.Bytes += rep.Bytes
+			if rep.Rebuilt > 0 {
+				all.Repaired++
+			}
+			if err != nil {
+				all.Failed++
+				if len(all.Errors) < 10 {
+					all.Errors = append(all.Errors, err.Error())
+				}
+			}
+			if progress != nil {
+				progress(i.Key, rep, err)
+			}
+		}()
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		return all, fmt.Errorf("zstor: repair all: %w", err)
+	}
+	if all.Failed > 0 {
+		return all, fmt.Errorf("zstor: repair all: %d of %d objects failed, first: %s", all.Failed, all.Objects, all.Errors[0])
+	}
+	return all, nil
+}
+
 // blockStates verifies every shard of one block.
 func (c *Client) blockStates(ctx context.Context, o *meta.Object, bi int) []ShardState {
 	blk := &o.Blocks[bi]
@@ -161,7 +317,7 @@ func (c *Client) blockStates(ctx context.Context, o *meta.Object, bi int) []Shar
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			states[si], _ = c.verifyShard(ctx, b, key, blk.ShardHashes[si])
+			states[si], _ = c.verifyShard(ctx, b, key, &blk.BlockMeta, si)
 		}()
 	}
 	wg.Wait()
@@ -178,13 +334,8 @@ func (c *Client) readShards(ctx context.Context, o *meta.Object, bi int, states 
 		if st != ShardOK || good >= o.Params.K {
 			continue
 		}
-		b, _, key := c.shardAt(o, bi, si)
-		var data []byte
-		err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
-			data, err = cl.Get(ctx, key)
-			return err
-		})
-		if err != nil || !codec.ShardOK(&blk.BlockMeta, si, data) {
+		data, ok := c.readShard(ctx, o, bi, si)
+		if !ok {
 			continue
 		}
 		shards[si] = data
@@ -196,17 +347,32 @@ func (c *Client) readShards(ctx context.Context, o *meta.Object, bi int, states 
 	return shards, nil
 }
 
+// readShard reads one shard and verifies it.
+func (c *Client) readShard(ctx context.Context, o *meta.Object, bi, si int) ([]byte, bool) {
+	b, _, key := c.shardAt(o, bi, si)
+	if b == nil {
+		return nil, false
+	}
+	var data []byte
+	err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
+		data, err = cl.Get(ctx, key)
+		return err
+	})
+	return data, err == nil && codec.ShardOK(&o.Blocks[bi].BlockMeta, si, data)
+}
+
 // replacements picks a backend for each bad shard of a block: the block's
 // good shards stay where they are, the others are placed by the policy.
 func (c *Client) replacements(o *meta.Object, bi int, bad []int, avoid map[string]bool) ([]*backend, bool, error) {
-	cands := c.candidatesNow()
+	t := c.top()
+	cands, p := c.candidatesNow(t)
 	for i := range cands {
 		if avoid[cands[i].ID] {
 			cands[i].Down = true
 		}
 	}
-	pos := make(map[string]int, len(c.backends))
-	for i, b := range c.backends {
+	pos := make(map[string]int, len(t.backends))
+	for i, b := range t.backends {
 		pos[b.id] = i
 	}
 	n := len(o.Blocks[bi].Shards)
@@ -220,7 +386,6 @@ func (c *Client) replacements(o *meta.Object, bi int, bad []int, avoid map[strin
 			current[si] = i
 		}
 	}
-	p := c.policy
 	p.K, p.N = o.Params.K, n // the object's own k+m, whatever the config says now
 	c.rndMu.Lock()
 	filled, err := placement.Complete(p, cands, current, c.rnd)
@@ -234,7 +399,7 @@ func (c *Client) replacements(o *meta.Object, bi int, bad []int, avoid map[strin
 	}
 	out := make([]*backend, len(bad))
 	for j, si := range bad {
-		out[j] = c.backends[filled[si]]
+		out[j] = t.backends[filled[si]]
 	}
 	return out, degraded, nil
 }
@@ -244,8 +409,12 @@ func (c *Client) replacements(o *meta.Object, bi int, bad []int, avoid map[strin
 func (c *Client) commitRepair(ctx context.Context, o, fixed *meta.Object) error {
 	unlock := c.lockKey(o.Key)
 	defer unlock()
+	// Not only the version: another repair of the same version may have
+	// moved shards meanwhile, and committing over it would point at
+	// copies it has deleted. Every writer of a record holds the key's
+	// lock, so this check and the put below are atomic.
 	cur, err := c.store.Get(ctx, o.Key)
-	if err != nil || cur.Version != o.Version {
+	if err != nil || cur.Version != o.Version || !sameRecord(cur, o) {
 		return fmt.Errorf("%w: %q changed while it was being repaired", ErrConflict, o.Key)
 	}
 	if err := c.putMetaCopies(ctx, fixed.Key, fixed); err != nil {
@@ -256,7 +425,16 @@ func (c *Client) commitRepair(ctx context.Context, o, fixed *meta.Object) error 
 		c.restoreMetaCopies(o.Key)
 		return fmt.Errorf("commit metadata: %w", err)
 	}
+	c.logCommit(commitRepair, fixed)
 	return nil
+}
+
+// sameRecord reports whether two records are identical (the encoding is
+// canonical).
+func sameRecord(a, b *meta.Object) bool {
+	ea, err1 := a.MarshalBinary()
+	eb, err2 := b.MarshalBinary()
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
 }
 
 // cloneObject copies a record deeply enough to change shard locations.

@@ -90,3 +90,26 @@ func TestConflictingCommits(t *testing.T) {
 	}
 	mustEqual(t, "newer version kept", get(t, c, "k", GetOptions{}), []byte("version two"))
 }
+
+// TestRepairConcurrentSameVersion: of two repairs of the same version
+// racing, the second to commit is refused: it would point at shard
+// copies the first one deleted.
+func TestRepairConcurrentSameVersion(t *testing.T) {
+	cl := testcluster.Start(t, 8, testcluster.Options{Groups: 4})
+	c := openClient(t, testConfig(t, cl, 4, 2, testBlock), Options{DisableCommitLog: true})
+	ctx := context.Background()
+	put(t, c, "k", randBytes(mrand.New(mrand.NewPCG(35, 36)), 2*testBlock))
+	seen, err := c.store.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Kill(1)
+	if rep, err := c.Repair(ctx, "k"); err != nil || rep.Rebuilt == 0 {
+		t.Fatalf("first repair: %+v, %v", rep, err)
+	}
+	// A second repair that examined the record before the first
+	// committed: same version, other shard locations.
+	if err := c.commitRepair(ctx, seen, cloneObject(seen)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale repair commit: %v, want ErrConflict", err)
+	}
+}

@@ -274,7 +274,7 @@ func TestWrongMasterKey(t *testing.T) {
 func TestRecoverMetadata(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 2})
 	cfg := testConfig(t, cl, 4, 2, testBlock)
-	c := openClient(t, cfg, Options{})
+	c := openClient(t, cfg, Options{DisableCommitLog: true}) // counts objects
 	rnd := mrand.New(mrand.NewPCG(15, 16))
 	want := map[string][]byte{}
 	for i := range 20 {
@@ -294,7 +294,7 @@ func TestRecoverMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Kill(0) // one backend down does not stop recovery
-	c2 := openClient(t, cfg, Options{})
+	c2 := openClient(t, cfg, Options{DisableCommitLog: true})
 	if _, err := c2.Stat(context.Background(), "dir/file-00"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("stat before recover: %v", err)
 	}
@@ -499,7 +499,7 @@ func TestZeroDBCommandSet(t *testing.T) {
 func TestSweepTrustsCopies(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
 	cfg := testConfig(t, cl, 4, 2, testBlock)
-	c := openClient(t, cfg, Options{})
+	c := openClient(t, cfg, Options{DisableCommitLog: true}) // counts shards
 	rnd := mrand.New(mrand.NewPCG(23, 24))
 	data := randBytes(rnd, 3*testBlock)
 	put(t, c, "keep", data)
@@ -540,7 +540,7 @@ func TestRangeBounds(t *testing.T) {
 // version's shards gone.
 func TestRebuild(t *testing.T) {
 	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
-	c := openClient(t, testConfig(t, cl, 4, 2, testBlock), Options{})
+	c := openClient(t, testConfig(t, cl, 4, 2, testBlock), Options{DisableCommitLog: true}) // counts shards
 	data := randBytes(mrand.New(mrand.NewPCG(27, 28)), 3*testBlock+1)
 	old := put(t, c, "rb", data)
 	info, err := c.Rebuild(context.Background(), "rb")

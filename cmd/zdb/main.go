@@ -40,7 +40,7 @@ func run(argv []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.Admin, "admin", "", "admin password (or env ZDB_ADMIN); without one every client is admin")
 	fs.Int64Var(&cfg.MaxSize, "maxsize", 0, "size limit of the default namespace in bytes (0 = none)")
 	fs.BoolVar(&cfg.Protect, "protect", false, "default namespace read-only unless selected with the admin password")
-	fs.BoolVar(&cfg.Strict0DB, "strict-0db", false, "answer only 0-db's own commands (HASH, SCRUB, COMPACT become unknown), to test clients against 0-db's command set")
+	fs.BoolVar(&cfg.Strict0DB, "strict-0db", false, "answer only 0-db's own commands (HASH, PROOF, SCRUB, COMPACT become unknown), to test clients against 0-db's command set")
 	fs.BoolVar(&cfg.Sync, "sync", false, "acknowledge writes only once they are on disk (group commit)")
 	synctime := fs.Int("synctime", 0, "fsync the data files at least every N seconds (0 = off)")
 	rotate := fs.Int("rotate", 0, "start a new data file every N seconds (0 = off)")

@@ -26,6 +26,19 @@ type BlockMeta struct {
 	SealedLen   int         // ciphertext bytes spread over the data shards
 	ShardLen    int         // bytes per shard
 	ShardHashes []Hash      // one per shard, k data then m parity
+	// LegacySum: the shard hashes are plain BLAKE3-256 of the shard (the
+	// records of format 1), not ShardHash's tree root. Not encoded per
+	// block: the metadata record's format version says it.
+	LegacySum bool
+}
+
+// ShardSum is the checksum of a shard of this block as its hashes were
+// recorded: ShardHash, or plain BLAKE3 for LegacySum blocks.
+func (m *BlockMeta) ShardSum(shard []byte) Hash {
+	if m.LegacySum {
+		return blake3.Sum256(shard)
+	}
+	return ShardHash(shard)
 }
 
 // Leaf is the block's Merkle leaf: a hash over its index, length and shard
@@ -170,7 +183,7 @@ func (c *Codec) DecodeVerified(key Key, salt uint32, m BlockMeta, shards [][]byt
 
 // ShardOK reports whether shard i of a block matches its recorded hash.
 func ShardOK(m *BlockMeta, i int, shard []byte) bool {
-	return i >= 0 && i < len(m.ShardHashes) && len(shard) == m.ShardLen && ShardHash(shard) == m.ShardHashes[i]
+	return i >= 0 && i < len(m.ShardHashes) && len(shard) == m.ShardLen && m.ShardSum(shard) == m.ShardHashes[i]
 }
 
 func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verify bool) (plain []byte, bad []int, err error) {
@@ -184,7 +197,7 @@ func (c *Codec) decode(key Key, salt uint32, m BlockMeta, shards [][]byte, verif
 	for i, s := range shards {
 		switch {
 		case s == nil:
-		case len(s) != m.ShardLen || verify && ShardHash(s) != m.ShardHashes[i]:
+		case len(s) != m.ShardLen || verify && m.ShardSum(s) != m.ShardHashes[i]:
 			bad = append(bad, i)
 		default:
 			work[i] = s

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -9,9 +10,50 @@ import (
 	"testing"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/zerostor/zerostor/internal/shardtree"
 )
 
+// hashOf is plain BLAKE3-256, which ShardHash must equal for one-leaf shards.
 func hashOf(b []byte) Hash { return blake3.Sum256(b) }
+
+// TestShardHash pins the shard checksum's definition: the shardtree root,
+// which is plain BLAKE3 for shards of one leaf (so checksums recorded
+// before the tree still hold for those) and a tree of 8 KiB leaves beyond.
+func TestShardHash(t *testing.T) {
+	pattern := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		shard []byte
+		want  string
+	}{
+		{"empty", nil, "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"},
+		{"abc", []byte("abc"), "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"},
+		// Was plain BLAKE3 before the tree; now the 13-leaf tree root.
+		{"100000 bytes", pattern(100000), "1db69012c6d6283e565c8f0830f6e4242ab1fe4b741b4cc6c304b29af05e6a57"},
+	} {
+		h := ShardHash(tc.shard)
+		if got := hex.EncodeToString(h[:]); got != tc.want {
+			t.Errorf("%s: ShardHash %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	for _, n := range []int{0, 1, 4096, shardtree.LeafSize} {
+		if b := pattern(n); ShardHash(b) != hashOf(b) {
+			t.Errorf("%d-byte shard: checksum differs from plain BLAKE3", n)
+		}
+	}
+	for _, n := range []int{shardtree.LeafSize + 1, 256 << 10} {
+		if b := pattern(n); ShardHash(b) != Hash(shardtree.Root(b)) || ShardHash(b) == hashOf(b) {
+			t.Errorf("%d-byte shard: checksum is not the tree root", n)
+		}
+	}
+}
 
 func testKey(t testing.TB) Key {
 	k, err := NewDataKey()
@@ -129,7 +171,7 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 		m.ShardHashes = append([]Hash(nil), meta.ShardHashes...)
 		s[1][3] ^= 0x80
 		for i := range s {
-			m.ShardHashes[i] = hashOf(s[i])
+			m.ShardHashes[i] = ShardHash(s[i])
 		}
 		s[4], s[5] = nil, nil // force the tampered data shard to be used
 		if _, _, err := c.Decode(key, 1, m, s); !errors.Is(err, ErrBadKey) {
@@ -253,7 +295,7 @@ func FuzzDecode(f *testing.F) {
 		m.ShardHashes = append([]Hash(nil), meta.ShardHashes...)
 		in := [][]byte{s0, s1, s2, nil, nil}
 		for i := 0; i < 3; i++ {
-			m.ShardHashes[i] = hashOf(in[i]) // hashes that match: only decoding checks remain
+			m.ShardHashes[i] = ShardHash(in[i]) // hashes that match: only decoding checks remain
 		}
 		out, _, err := c.Decode(key, 1, m, in)
 		// Only the genuine ciphertext authenticates: success means the

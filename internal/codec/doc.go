@@ -2,7 +2,8 @@
 // back, and does no I/O: compression (zstd, snappy or none; a block that
 // does not shrink is kept raw), AES-256-GCM encryption under a per-object
 // data key with a unique nonce per block, Reed-Solomon coding into k data
-// and m parity shards (klauspost/reedsolomon), a BLAKE3 hash per shard, and
+// and m parity shards (klauspost/reedsolomon), a BLAKE3 Merkle root per shard
+// (ShardHash, provable leaf by leaf), and
 // a Merkle root over an object's block hashes.
 //
 // The data key is random per object and is stored only wrapped (sealed)

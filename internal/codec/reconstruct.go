@@ -16,7 +16,7 @@ func (c *Codec) Reconstruct(m BlockMeta, shards [][]byte) (rebuilt []int, err er
 	}
 	good := 0
 	for i, s := range shards {
-		if s != nil && (len(s) != m.ShardLen || ShardHash(s) != m.ShardHashes[i]) {
+		if s != nil && (len(s) != m.ShardLen || m.ShardSum(s) != m.ShardHashes[i]) {
 			shards[i] = nil
 		}
 		if shards[i] == nil {
@@ -39,7 +39,7 @@ func (c *Codec) Reconstruct(m BlockMeta, shards [][]byte) (rebuilt []int, err er
 		return nil, fmt.Errorf("%w: block %d: %v", ErrCorrupt, m.Index, err)
 	}
 	for _, i := range rebuilt {
-		if ShardHash(shards[i]) != m.ShardHashes[i] {
+		if m.ShardSum(shards[i]) != m.ShardHashes[i] {
 			shards[i] = nil
 			return nil, fmt.Errorf("%w: block %d: rebuilt shard %d does not match its hash", ErrCorrupt, m.Index, i)
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Defaults and bounds.
@@ -28,6 +29,38 @@ const (
 	// MetaTypeZdb is the only remote metadata type: encrypted copies of the
 	// metadata on 0-db namespaces in user mode.
 	MetaTypeZdb = "zdb"
+)
+
+// Defaults and bounds of [repair] (see DefaultRepair).
+const (
+	// DefaultTerminalAfter is repair.terminal_after: how long a backend may
+	// be down before it counts as lost (0-stor's 15 minutes).
+	DefaultTerminalAfter = 15 * time.Minute
+	// MinTerminalAfter bounds repair.terminal_after.
+	MinTerminalAfter = time.Second
+	// DefaultProbeInterval is repair.probe_interval.
+	DefaultProbeInterval = 5 * time.Second
+	// MinProbeInterval and MaxProbeInterval bound repair.probe_interval.
+	MinProbeInterval = 100 * time.Millisecond
+	MaxProbeInterval = 10 * time.Minute
+	// DefaultRepairRate is repair.rate, in shard bytes per second.
+	DefaultRepairRate ByteSize = 64 * MiB
+	// DefaultRepairIdleRate is repair.idle_rate: 0, unlimited.
+	DefaultRepairIdleRate ByteSize = 0
+	// DefaultScrubRate is repair.scrub_rate, in shard bytes per second.
+	DefaultScrubRate ByteSize = 32 * MiB
+	// DefaultScrubInterval is repair.scrub_interval (a week).
+	DefaultScrubInterval = 168 * time.Hour
+	// MinScrubInterval bounds repair.scrub_interval.
+	MinScrubInterval = time.Minute
+	// DefaultAuditInterval is repair.audit_interval.
+	DefaultAuditInterval = 10 * time.Second
+	// MinAuditInterval bounds repair.audit_interval when it is not 0.
+	MinAuditInterval = 10 * time.Millisecond
+	// DefaultRepairWorkers is repair.workers.
+	DefaultRepairWorkers = 2
+	// MaxRepairWorkers bounds repair.workers (1 to MaxRepairWorkers).
+	MaxRepairWorkers = 64
 )
 
 // Environment variables read by this package.
@@ -66,6 +99,7 @@ type Config struct {
 	BlockSize   ByteSize  // block_size
 	WriteQuorum int       // write_quorum: acknowledged shards per block
 	Placement   Placement // [placement]
+	Repair      Repair    // [repair]
 
 	// Legacy holds 0-stor keys zstor accepts but does not use.
 	Legacy Legacy
@@ -118,6 +152,39 @@ type Placement struct {
 	Exclude []string // exclude: never backends matching any selector
 }
 
+// Repair is [repair]: self-healing: backend probes, repair, scrub, audits.
+//
+// In a file, every key of [repair] is optional and an absent key (or table)
+// takes its default. In code, the zero Repair means "not configured":
+// EnsureDefaults replaces it with DefaultRepair(). A non-zero Repair is
+// taken as it is, since 0 means something for Rate, IdleRate (unlimited),
+// ScrubRate and AuditInterval (disabled): start from DefaultRepair() to
+// change a few fields.
+type Repair struct {
+	TerminalAfter time.Duration // terminal_after: a backend down this long is lost
+	ProbeInterval time.Duration // probe_interval
+	Rate          ByteSize      // rate: bytes/s while foreground traffic runs, 0 unlimited
+	IdleRate      ByteSize      // idle_rate
+	ScrubRate     ByteSize      // scrub_rate: 0 disables background scrub
+	ScrubInterval time.Duration // scrub_interval
+	AuditInterval time.Duration // audit_interval: 0 disables audits
+	Workers       int           // workers
+}
+
+// DefaultRepair is [repair] with every key at its default.
+func DefaultRepair() Repair {
+	return Repair{
+		TerminalAfter: DefaultTerminalAfter,
+		ProbeInterval: DefaultProbeInterval,
+		Rate:          DefaultRepairRate,
+		IdleRate:      DefaultRepairIdleRate,
+		ScrubRate:     DefaultScrubRate,
+		ScrubInterval: DefaultScrubInterval,
+		AuditInterval: DefaultAuditInterval,
+		Workers:       DefaultRepairWorkers,
+	}
+}
+
 // Legacy holds keys of 0-stor_v2 that zstor accepts so that a 0-stor file
 // loads unchanged, but ignores. They are kept so Marshal writes them back.
 // wallet_secret and identity_mnemonic are accepted too but dropped at once:
@@ -157,8 +224,20 @@ func GroupName(g Group, i int) string {
 	return fmt.Sprintf("group-%d", i)
 }
 
-// EnsureDefaults fills in the defaults of unset fields. Parse calls it.
+// EnsureDefaults fills in the defaults of unset fields. Parse calls it. A
+// zero Repair becomes DefaultRepair(); a non-zero one is left as it is (see
+// Repair).
 func (c *Config) EnsureDefaults() {
+	c.ensureDefaults()
+	if c.Repair == (Repair{}) {
+		c.Repair = DefaultRepair()
+	}
+}
+
+// ensureDefaults is EnsureDefaults but for Repair, whose defaults Parse
+// applies key by key (so that a file setting every [repair] key to 0 is
+// not mistaken for one without [repair]).
+func (c *Config) ensureDefaults() {
 	if c.BlockSize == 0 {
 		c.BlockSize = DefaultBlockSize
 	}

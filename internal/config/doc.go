@@ -113,6 +113,36 @@
 // key "group" matches the group name and "id" the backend id
 // ("address/namespace").
 //
+// # [repair] (zstor): self-healing
+//
+// zstor probes every backend, rebuilds the shards of lost backends on others,
+// scrubs (reads back and verifies) every shard now and then, and audits random
+// shards (proof of storage). Every key is optional; without the table, all
+// take their defaults (DefaultRepair). Durations are strings with a unit, as
+// time.ParseDuration reads them ("500ms", "5s", "15m", "168h"; "0" or the
+// integer 0 for zero); rates are sizes as for block_size, in shard bytes per
+// second.
+//
+//	terminal_after  duration   a backend down this long is lost: its shards are
+//	                           rebuilt elsewhere; default "15m" (0-stor's), at least 1s
+//	probe_interval  duration   how often every backend is probed (reachability,
+//	                           latency, free space); default "5s", 100ms..10m
+//	rate            size/s     repair bandwidth while stores and retrieves run;
+//	                           default "64MiB", 0 = unlimited
+//	idle_rate       size/s     repair bandwidth when no store or retrieve runs;
+//	                           default 0 = unlimited
+//	scrub_rate      size/s     background scrub bandwidth (shard bytes verified per
+//	                           second); default "32MiB", 0 disables the background scrub
+//	scrub_interval  duration   time between the starts of two full scrub passes;
+//	                           default "168h" (a week), at least 1m
+//	audit_interval  duration   time between two random proof-of-storage audits;
+//	                           default "10s", "0" disables audits, else at least 10ms
+//	workers         int        objects repaired at once; default 2, 1..64
+//
+// A negative or unreadable value is an error naming the key and its line;
+// Validate checks the bounds. Marshal writes the keys that differ from their
+// defaults, and no [repair] when none does.
+//
 // # 0-stor keys accepted and ignored
 //
 // zdb_index_dir_path, zdbfs_mountpoint, pid_file, network, identity_name,

@@ -10,7 +10,8 @@ import (
 )
 
 // Marshal encodes the configuration as TOML that Parse reads back to the same
-// Config. It writes the key in clear (the file is the key's home: keep it
+// Config. Of [repair] it writes the keys that differ from their defaults,
+// and no [repair] when none does. It writes the key in clear (the file is the key's home: keep it
 // mode 0600, as WriteFile does); a key taken from $ZSTOR_KEY is not part of
 // Config and is not written.
 func (c *Config) Marshal() ([]byte, error) {
@@ -54,6 +55,7 @@ func (c *Config) Marshal() ([]byte, error) {
 	if len(c.Placement.Pin) > 0 || len(c.Placement.Exclude) > 0 {
 		r.Placement = &rawPlacement{Pin: c.Placement.Pin, Exclude: c.Placement.Exclude}
 	}
+	r.Repair = fromRepair(c.Repair)
 	for _, g := range c.Groups {
 		r.Groups = append(r.Groups, rawGroup{Name: g.Name, Labels: fromLabels(g.Labels), Backends: fromBackends(g.Backends)})
 	}
@@ -73,6 +75,35 @@ func fromEncryption(e Encryption) *rawEncryption {
 		return nil
 	}
 	return &rawEncryption{Algorithm: e.Algorithm, Key: e.Key, KeyFile: e.KeyFile}
+}
+
+// fromRepair is [repair] with the keys that differ from their defaults;
+// nil, no table, when none does. The zero Repair of a Config that did not
+// go through EnsureDefaults is written as it is, every key 0, since that is
+// what Parse reads from such a file.
+func fromRepair(r Repair) *rawRepair {
+	d := DefaultRepair()
+	if r == d {
+		return nil
+	}
+	return &rawRepair{
+		TerminalAfter: unlessDefault(duration(r.TerminalAfter), duration(d.TerminalAfter)),
+		ProbeInterval: unlessDefault(duration(r.ProbeInterval), duration(d.ProbeInterval)),
+		Rate:          unlessDefault(r.Rate, d.Rate),
+		IdleRate:      unlessDefault(r.IdleRate, d.IdleRate),
+		ScrubRate:     unlessDefault(r.ScrubRate, d.ScrubRate),
+		ScrubInterval: unlessDefault(duration(r.ScrubInterval), duration(d.ScrubInterval)),
+		AuditInterval: unlessDefault(duration(r.AuditInterval), duration(d.AuditInterval)),
+		Workers:       unlessDefault(r.Workers, d.Workers),
+	}
+}
+
+// unlessDefault is &v, or nil (key not written) when v is the default.
+func unlessDefault[T comparable](v, def T) *T {
+	if v == def {
+		return nil
+	}
+	return &v
 }
 
 func fromBackends(bs []Backend) []rawBackend {

@@ -18,6 +18,11 @@ func TestMarshalRoundTrip(t *testing.T) {
 [placement]
 pin = ["country=BE"]
 exclude = ["group=b", "disk=hdd"]
+[repair]
+terminal_after = "1h"
+idle_rate = "256MiB"
+audit_interval = "0"
+workers = 4
 [meta]
 type = "zdb"
 [meta.config]

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -46,6 +47,7 @@ type rawConfig struct {
 	Compression *rawCompression `toml:"compression"`
 	Meta        *rawMeta        `toml:"meta"`
 	Placement   *rawPlacement   `toml:"placement"`
+	Repair      *rawRepair      `toml:"repair"`
 	Groups      []rawGroup      `toml:"groups"`
 }
 
@@ -75,6 +77,19 @@ type rawMetaConfig struct {
 type rawPlacement struct {
 	Pin     []string `toml:"pin,omitempty"`
 	Exclude []string `toml:"exclude,omitempty"`
+}
+
+// rawRepair is [repair]; nil pointers are absent keys, which take their
+// defaults.
+type rawRepair struct {
+	TerminalAfter *duration `toml:"terminal_after"`
+	ProbeInterval *duration `toml:"probe_interval"`
+	Rate          *ByteSize `toml:"rate"`
+	IdleRate      *ByteSize `toml:"idle_rate"`
+	ScrubRate     *ByteSize `toml:"scrub_rate"`
+	ScrubInterval *duration `toml:"scrub_interval"`
+	AuditInterval *duration `toml:"audit_interval"`
+	Workers       *int      `toml:"workers"`
 }
 
 type rawGroup struct {
@@ -108,6 +123,51 @@ func (l *labelValue) UnmarshalTOML(v any) error {
 		return fmt.Errorf("a label value must be a string, number or boolean, not %T", v)
 	}
 	return nil
+}
+
+// duration is a time.Duration in TOML: a string that time.ParseDuration
+// reads ("500ms", "5s", "15m", "1h30m", "168h", "0"), or the integer 0. It
+// is never negative. Other integers are refused: they would have no unit.
+type duration time.Duration
+
+func (d *duration) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		x, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("duration %q: not a duration (a number and a unit: \"500ms\", \"5s\", \"15m\", \"168h\")", v)
+		}
+		if x < 0 {
+			return fmt.Errorf("duration %q: negative", v)
+		}
+		*d = duration(x)
+	case int64:
+		if v != 0 {
+			return fmt.Errorf("duration %d: no unit (write a string such as \"%ds\")", v, v)
+		}
+		*d = 0
+	default:
+		return fmt.Errorf("a duration must be a string such as \"15m\", not %T", v)
+	}
+	return nil
+}
+
+// MarshalText writes the duration as formatDuration does.
+func (d duration) MarshalText() ([]byte, error) {
+	return []byte(formatDuration(time.Duration(d))), nil
+}
+
+// formatDuration is time.Duration.String without the trailing zero units:
+// "15m", "168h", "1h30m", "5s", "10ms", "0s".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Parse decodes a configuration and applies the defaults (EnsureDefaults);
@@ -161,7 +221,7 @@ func parse(data []byte, base string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.EnsureDefaults()
+	c.ensureDefaults() // and toConfig applied those of [repair]
 	return c, nil
 }
 
@@ -388,6 +448,7 @@ func (r *rawConfig) toConfig(base string) (*Config, error) {
 	if r.Placement != nil {
 		c.Placement = Placement{Pin: r.Placement.Pin, Exclude: r.Placement.Exclude}
 	}
+	c.Repair = r.Repair.toRepair()
 	for _, g := range r.Groups {
 		c.Groups = append(c.Groups, Group{Name: g.Name, Labels: toLabels(g.Labels), Backends: toBackends(g.Backends)})
 	}
@@ -422,6 +483,36 @@ func (r *rawConfig) shards(c *Config) error {
 	return nil
 }
 
+// toRepair is [repair] with the defaults of absent keys; DefaultRepair()
+// when the table is absent (r == nil).
+func (r *rawRepair) toRepair() Repair {
+	out := DefaultRepair()
+	if r == nil {
+		return out
+	}
+	setDuration := func(dst *time.Duration, v *duration) {
+		if v != nil {
+			*dst = time.Duration(*v)
+		}
+	}
+	setSize := func(dst *ByteSize, v *ByteSize) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setDuration(&out.TerminalAfter, r.TerminalAfter)
+	setDuration(&out.ProbeInterval, r.ProbeInterval)
+	setSize(&out.Rate, r.Rate)
+	setSize(&out.IdleRate, r.IdleRate)
+	setSize(&out.ScrubRate, r.ScrubRate)
+	setDuration(&out.ScrubInterval, r.ScrubInterval)
+	setDuration(&out.AuditInterval, r.AuditInterval)
+	if r.Workers != nil {
+		out.Workers = *r.Workers
+	}
+	return out
+}
+
 func (e *rawEncryption) toEncryption(base string) Encryption {
 	return Encryption{Algorithm: e.Algorithm, Key: e.Key, KeyFile: resolve(base, e.KeyFile)}
 }
@@ -434,8 +525,10 @@ func toBackends(rb []rawBackend) []Backend {
 	return out
 }
 
+// toLabels copies the labels; none (an empty table too) is nil, as Marshal
+// writes no labels for it.
 func toLabels(m map[string]labelValue) map[string]string {
-	if m == nil {
+	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(m))

@@ -25,6 +25,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"meta config typo", "[meta]\ntype = \"zdb\"\n[meta.config]\nprefx = \"p\"\n", "meta.config.prefx", 4},
 		{"meta backend typo", "[meta]\ntype = \"zdb\"\n[[meta.config.backends]]\naddress = \"h:1\"\npasword = \"x\"\n", "meta.config.backends.pasword", 5},
 		{"placement typo", "[placement]\npinned = [\"a=b\"]\n", "placement.pinned", 2},
+		{"repair typo", "[repair]\nworkers = 2\nscrub_intervall = \"1h\"\n", "repair.scrub_intervall", 3},
 		{"dotted key", "compression.algo = \"zstd\"\n", "compression.algo", 1},
 		{"wrong case", "Root = \"/x\"\n", "Root", 1},
 		{"after multi-line array", "[placement]\npin = [\n  \"a=b\",\n  \"c=d\",\n]\nexclud = []\n", "placement.exclud", 6},

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Redacted replaces secrets in every printed form of Config, Encryption and
@@ -133,6 +134,10 @@ func (c Config) String() string {
 	if len(c.Placement.Pin) > 0 || len(c.Placement.Exclude) > 0 {
 		fmt.Fprintf(&b, "placement: pin=%q exclude=%q\n", c.Placement.Pin, c.Placement.Exclude)
 	}
+	r := c.Repair
+	fmt.Fprintf(&b, "repair: terminal_after=%s probe_interval=%s rate=%s idle_rate=%s scrub_rate=%s scrub_interval=%s audit_interval=%s workers=%d\n",
+		formatDuration(r.TerminalAfter), formatDuration(r.ProbeInterval), rateString(r.Rate, "unlimited"), rateString(r.IdleRate, "unlimited"),
+		rateString(r.ScrubRate, "off"), formatDuration(r.ScrubInterval), offIfZero(r.AuditInterval), r.Workers)
 	for _, kv := range [][2]string{{"root", c.Root}, {"socket", c.Socket}, {"zdb_data_dir_path", c.ZdbDataDirPath}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
@@ -145,6 +150,21 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, "max_zdb_data_dir_size: %d MiB\n", c.MaxZdbDataDirSize)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// rateString is a rate of [repair] in bytes per second; zero when it is 0.
+func rateString(v ByteSize, zero string) string {
+	if v == 0 {
+		return zero
+	}
+	return v.String() + "/s"
+}
+
+func offIfZero(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return formatDuration(d)
 }
 
 type configPlain Config

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -28,6 +29,7 @@ func (c *Config) Validate() error {
 	c.validateGroups(&p)
 	c.validateEncryption(&p)
 	c.validateMeta(&p)
+	c.validateRepair(&p)
 
 	switch c.Compression.Algorithm {
 	case "zstd", "snappy", "none":
@@ -199,6 +201,44 @@ func (c *Config) validateMeta(p *problems) {
 	seen := map[string]string{}
 	for j, b := range mc.Backends {
 		c.checkBackend(p, fmt.Sprintf("meta.config.backends[%d]", j), b, seen)
+	}
+}
+
+func (c *Config) validateRepair(p *problems) {
+	r := c.Repair
+	atLeast := func(key string, d, lo time.Duration) {
+		switch {
+		case d < 0:
+			p.add(key, "%s is negative", formatDuration(d))
+		case d < lo:
+			p.add(key, "%s is below the minimum of %s", formatDuration(d), formatDuration(lo))
+		}
+	}
+	atLeast("repair.terminal_after", r.TerminalAfter, MinTerminalAfter)
+	if d := r.ProbeInterval; d < 0 {
+		p.add("repair.probe_interval", "%s is negative", formatDuration(d))
+	} else if d < MinProbeInterval || d > MaxProbeInterval {
+		p.add("repair.probe_interval", "%s is out of bounds (%s to %s)", formatDuration(d), formatDuration(MinProbeInterval), formatDuration(MaxProbeInterval))
+	}
+	for _, rate := range []struct {
+		key  string
+		v    ByteSize
+		zero string // what 0 means
+	}{
+		{"repair.rate", r.Rate, "unlimited"},
+		{"repair.idle_rate", r.IdleRate, "unlimited"},
+		{"repair.scrub_rate", r.ScrubRate, "no background scrub"},
+	} {
+		if rate.v < 0 {
+			p.add(rate.key, "%d is negative (0 means %s)", int64(rate.v), rate.zero)
+		}
+	}
+	atLeast("repair.scrub_interval", r.ScrubInterval, MinScrubInterval)
+	if r.AuditInterval != 0 {
+		atLeast("repair.audit_interval", r.AuditInterval, MinAuditInterval)
+	}
+	if r.Workers < 1 || r.Workers > MaxRepairWorkers {
+		p.add("repair.workers", "%d is out of bounds (1 to %d)", r.Workers, MaxRepairWorkers)
 	}
 }
 

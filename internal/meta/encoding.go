@@ -15,7 +15,12 @@ import (
 // two in step.
 const (
 	recordMagic   = "zM"
-	recordVersion = 1
+	// recordVersion is the format written. Format 1 differs only in its
+	// shard hashes: plain BLAKE3 instead of the shard tree root (see
+	// Object.LegacySums); it is still read, and written back for such
+	// records, so a repair does not change what their hashes mean.
+	recordVersion       = 2
+	recordVersionLegacy = 1
 	hashSize      = len(codec.Hash{})
 	// minShardBytes is the least a shard takes in a record: its hash, a
 	// one-byte backend index and a one-byte key length.
@@ -34,7 +39,8 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// MarshalBinary encodes the record (format version 1). The encoding is
+// MarshalBinary encodes the record (format version 2, or 1 for
+// LegacySums records). The encoding is
 // canonical: equal records encode to equal bytes. It fails with ErrInvalid
 // when o does not pass Validate.
 func (o *Object) MarshalBinary() ([]byte, error) {
@@ -43,7 +49,11 @@ func (o *Object) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, o.sizeHint())
 	b = append(b, recordMagic...)
-	b = append(b, recordVersion)
+	if o.LegacySums {
+		b = append(b, recordVersionLegacy)
+	} else {
+		b = append(b, recordVersion)
+	}
 	b = appendString(b, o.Key)
 	b = append(b, o.Version[:]...)
 	b = binary.AppendUvarint(b, uint64(o.Size))
@@ -299,8 +309,10 @@ func (d *decoder) header(o *Object, full bool) {
 	if m := d.next("magic", len(recordMagic)); d.err == nil && string(m) != recordMagic {
 		d.fail("bad magic %q", m)
 	}
-	if v := d.byte("format version"); d.err == nil && v != recordVersion {
+	if v := d.byte("format version"); d.err == nil && v != recordVersion && v != recordVersionLegacy {
 		d.fail("unknown format version %d", v)
+	} else {
+		o.LegacySums = v == recordVersionLegacy
 	}
 	o.Key = d.string("key", MaxKeyLen)
 	copy(o.Version[:], d.next("version", len(o.Version)))
@@ -408,6 +420,7 @@ func (d *decoder) blocks(o *Object) {
 		blk.SealedLen = d.length("sealed length", o.Params.K*maxShardLen)
 		blk.ShardLen = d.length("shard length", maxShardLen)
 		blk.ShardHashes = hashes[i*shards : (i+1)*shards : (i+1)*shards]
+		blk.LegacySum = o.LegacySums
 		raw := d.next("shard hashes", shards*hashSize)
 		if d.err != nil {
 			d.err = fmt.Errorf("block %d: %w", i, d.err)

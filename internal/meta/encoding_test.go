@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -362,5 +363,52 @@ func TestInfoSkipsBlocks(t *testing.T) {
 	info, err := meta.UnmarshalInfo(b[:len(b)/2])
 	if err != nil || !reflect.DeepEqual(info, o.Info()) {
 		t.Fatalf("UnmarshalInfo of a record cut in its block list: %+v, %v", info, err)
+	}
+}
+
+// TestFormat1Records: records written before the shard tree (format 1,
+// plain BLAKE3 shard hashes) still decode, say so, and encode back to the
+// same bytes, so a repair keeps what their hashes mean.
+func TestFormat1Records(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "format1", "one-block"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file is in the fuzz corpus format: one []byte("...") line.
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lit := strings.TrimSuffix(strings.TrimPrefix(lines[len(lines)-1], "[]byte("), ")")
+	s, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte(s)
+	if raw[2] != 1 {
+		t.Fatalf("test record is format %d, want 1", raw[2])
+	}
+	o, err := meta.Unmarshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.LegacySums || len(o.Blocks) == 0 || !o.Blocks[0].LegacySum {
+		t.Fatalf("format 1 record: legacy %v, blocks %d", o.LegacySums, len(o.Blocks))
+	}
+	again, err := o.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, raw) {
+		t.Fatal("format 1 record does not encode back to itself")
+	}
+	o.Blocks[0].LegacySum = false
+	if _, err := o.MarshalBinary(); err == nil {
+		t.Fatal("record with mixed shard hash kinds encoded")
+	}
+	o.LegacySums = false
+	for i := range o.Blocks {
+		o.Blocks[i].LegacySum = false
+	}
+	cur, err := o.MarshalBinary()
+	if err != nil || cur[2] != 2 {
+		t.Fatalf("current record: version %d, %v", cur[2], err)
 	}
 }

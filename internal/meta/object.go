@@ -42,6 +42,10 @@ type Object struct {
 	// stable id ("address/namespace"); shards refer to them by index.
 	Backends []string
 	Blocks   []Block
+	// LegacySums marks a record of format 1, whose shard hashes are plain
+	// BLAKE3 of the shard rather than its tree root; every block's
+	// LegacySum equals it.
+	LegacySums bool
 }
 
 // Block is one coded block and where each of its k+m shards is.

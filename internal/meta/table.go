@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -117,4 +118,51 @@ func (t *Table) Scan(ctx context.Context, prefix []byte, fn func(k, v []byte) er
 			}
 			return nil
 		})
+}
+
+// CompareAndSwap sets key to val (deletes it when val is nil) only while
+// its value is old: a worker that took an entry does not overwrite or drop
+// a newer one written meanwhile. It reports whether it swapped.
+func (t *Table) CompareAndSwap(ctx context.Context, key, old, val []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	val = slices.Clone(val)
+	swapped := false
+	err := t.b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tablesBucket).Bucket(t.name)
+		if bk == nil {
+			return nil
+		}
+		if v := bk.Get(key); v == nil || !bytes.Equal(v, old) {
+			return nil
+		}
+		swapped = true
+		if val == nil {
+			return bk.Delete(key)
+		}
+		return bk.Put(key, val)
+	})
+	if err != nil {
+		return false, t.errorf("compare-and-swap", key, err)
+	}
+	return swapped, nil
+}
+
+// Count returns the number of entries in the table.
+func (t *Table) Count(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := t.b.view(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket(tablesBucket).Bucket(t.name); bk != nil {
+			n = bk.Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, t.errorf("count", nil, err)
+	}
+	return n, nil
 }

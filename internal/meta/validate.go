@@ -99,6 +99,8 @@ func (o *Object) validateBlocks() error {
 			plain = int(o.Size - int64(n-1)*int64(o.BlockSize))
 		}
 		switch {
+		case b.LegacySum != o.LegacySums:
+			return fmt.Errorf("block %d: shard hash kind differs from the record's", i)
 		case b.Index != uint64(i):
 			return fmt.Errorf("block %d has index %d", i, b.Index)
 		case b.PlainLen != plain:

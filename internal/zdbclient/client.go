@@ -1,5 +1,5 @@
 // Package zdbclient is a small client for zdb and 0-db backends: the
-// commands zstor needs (SET, GET, DEL, HASH, NSINFO) over a pool of RESP
+// commands zstor needs (SET, GET, DEL, HASH, PROOF, NSINFO) over a pool of RESP
 // connections, each bound to one namespace. Every call takes a context,
 // and every error names the backend (address and namespace) and the key.
 package zdbclient
@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/zerostor/zerostor/internal/resp"
+	"github.com/zerostor/zerostor/internal/shardtree"
 )
 
 // Errors, for errors.Is.
@@ -25,6 +27,10 @@ var (
 	ErrNotFound = errors.New("zdbclient: key not found")
 	ErrCorrupt  = errors.New("zdbclient: backend reports corrupt data")
 	ErrClosed   = errors.New("zdbclient: client closed")
+	// ErrLeafIndex: PROOF of a leaf the stored value does not have. With
+	// an index drawn from the recorded shard length, the backend holds a
+	// value shorter than the shard: as good as corrupt.
+	ErrLeafIndex = errors.New("zdbclient: leaf index out of range")
 )
 
 // Config says where a backend is.
@@ -306,6 +312,76 @@ func (c *Client) Hash(ctx context.Context, key []byte) ([32]byte, error) {
 		}
 	}
 	return sum, c.wrap("HASH", key, fmt.Errorf("unexpected reply %s", v))
+}
+
+// Proof asks the backend for leaf index of key's value with its Merkle
+// path (zdb's PROOF), for shardtree.Verify against the root the caller
+// keeps: the backend never sees the root and sends one leaf, not the value.
+// A missing key is ErrNotFound, a damaged value ErrCorrupt, an index past
+// the value's leaves ErrLeafIndex (with the *ReplyError); 0-db lacks the
+// command: the error then wraps a *ReplyError. The reply's shape is
+// checked, not its hashes: that is Verify's work.
+func (c *Client) Proof(ctx context.Context, key []byte, index int) (shardtree.Proof, error) {
+	v, err := c.call(ctx, []byte("PROOF"), key, strconv.AppendInt(nil, int64(index), 10))
+	var re *ReplyError
+	switch {
+	case errors.As(err, &re) && re.Msg == "Invalid leaf index":
+		return shardtree.Proof{}, c.wrap("PROOF", key, fmt.Errorf("%w: leaf %d: %w", ErrLeafIndex, index, err))
+	case err != nil:
+		return shardtree.Proof{}, c.wrap("PROOF", key, classify(err))
+	case v.Kind == '$' && v.Null:
+		return shardtree.Proof{}, c.wrap("PROOF", key, ErrNotFound)
+	}
+	p, err := parseProof(v, index)
+	if err != nil {
+		return shardtree.Proof{}, c.wrap("PROOF", key, err)
+	}
+	return p, nil
+}
+
+// maxProofPath bounds a reply's path: a zdb value (8 MiB) has at most 1024
+// leaves, a depth of 10; anything much longer is not a proof.
+const maxProofPath = 64
+
+// parseProof checks a PROOF reply's shape: an array of bulk strings, the
+// leaf (at most one leaf long) then 32-byte hashes.
+func parseProof(v resp.Value, index int) (shardtree.Proof, error) {
+	if v.Kind != '*' || v.Null || len(v.Array) == 0 {
+		return shardtree.Proof{}, fmt.Errorf("malformed PROOF reply: %s, want an array of the leaf and its path", brief(v))
+	}
+	if len(v.Array)-1 > maxProofPath {
+		return shardtree.Proof{}, fmt.Errorf("malformed PROOF reply: path of %d hashes, at most %d expected", len(v.Array)-1, maxProofPath)
+	}
+	leaf := v.Array[0]
+	if leaf.Kind != '$' || leaf.Null || len(leaf.Str) > shardtree.LeafSize {
+		return shardtree.Proof{}, fmt.Errorf("malformed PROOF reply: leaf %s, want a bulk string of at most %d bytes", brief(leaf), shardtree.LeafSize)
+	}
+	p := shardtree.Proof{Index: index, Leaf: leaf.Str, Path: make([][32]byte, len(v.Array)-1)}
+	for i, h := range v.Array[1:] {
+		if h.Kind != '$' || h.Null || len(h.Str) != 32 {
+			return shardtree.Proof{}, fmt.Errorf("malformed PROOF reply: path hash %d is %s, want a 32-byte bulk string", i, brief(h))
+		}
+		p.Path[i] = [32]byte(h.Str)
+	}
+	return p, nil
+}
+
+// brief describes a reply element for an error without its (up to 8 KiB)
+// contents.
+func brief(v resp.Value) string {
+	switch {
+	case v.Null:
+		return "nil"
+	case v.Kind == '$':
+		return fmt.Sprintf("a %d-byte bulk string", len(v.Str))
+	case v.Kind == '*':
+		return fmt.Sprintf("an array of %d", len(v.Array))
+	}
+	s := v.String()
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // NSInfo returns the namespace's NSINFO fields.

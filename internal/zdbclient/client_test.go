@@ -12,6 +12,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/zerostor/zerostor/internal/resp"
+	"github.com/zerostor/zerostor/internal/shardtree"
 	"github.com/zerostor/zerostor/internal/zdb/server"
 	"github.com/zerostor/zerostor/internal/zdbclient"
 )
@@ -75,7 +76,8 @@ func TestClientAgainstZDB(t *testing.T) {
 	if got, err := c.Get(ctx, []byte("k1")); err != nil || !bytes.Equal(got, val) {
 		t.Fatalf("Get: %v", err)
 	}
-	if sum, err := c.Hash(ctx, []byte("k1")); err != nil || sum != blake3.Sum256(val) {
+	// HASH is the shard tree root: plain BLAKE3 only up to one 8 KiB leaf.
+	if sum, err := c.Hash(ctx, []byte("k1")); err != nil || sum != shardtree.Root(val) || sum == blake3.Sum256(val) {
 		t.Fatalf("Hash: %v", err)
 	}
 	info, err := c.NSInfo(ctx)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/zerostor/zerostor/internal/resp"
+	"github.com/zerostor/zerostor/internal/shardtree"
 	"github.com/zerostor/zerostor/internal/zdb/record"
 	"github.com/zerostor/zerostor/internal/zdb/store"
 )
@@ -73,7 +74,13 @@ func cmdDel(c *conn, args [][]byte) {
 
 // keyArg runs the checks shared by single-key reads.
 func (c *conn) keyArg(args [][]byte) ([]byte, bool) {
-	if !c.exact(args, 2) {
+	return c.keyArgs(args, 2)
+}
+
+// keyArgs is keyArg for a command of n arguments (name included) whose
+// first is the key.
+func (c *conn) keyArgs(args [][]byte, n int) ([]byte, bool) {
+	if !c.exact(args, n) {
 		return nil, false
 	}
 	if len(args[1]) > record.MaxKeySize {
@@ -353,8 +360,9 @@ func cmdData(c *conn, args [][]byte) {
 	}
 }
 
-// cmdHash: HASH <key> returns the hex BLAKE3-256 of the value, verified
-// against its checksum, so a remote checker need not download it.
+// cmdHash: HASH <key> returns the hex shard checksum of the value (its
+// shardtree root: plain BLAKE3-256 up to 8 KiB), verified against its
+// checksum, so a remote checker need not download it.
 func cmdHash(c *conn, args [][]byte) {
 	c.readKey(args, func(st *store.Store, key []byte) error {
 		sum, err := st.Hash(key)
@@ -363,6 +371,45 @@ func cmdHash(c *conn, args [][]byte) {
 		}
 		return err
 	})
+}
+
+// cmdProof: PROOF <key> <index> returns leaf index of the value's shardtree
+// followed by the 32-byte sibling hashes from the leaf up to the root, so
+// that a checker holding only the root (never sent here) can verify one
+// random piece instead of downloading the value. Missing and damaged
+// values are answered as HASH answers them.
+func cmdProof(c *conn, args [][]byte) {
+	key, ok := c.keyArgs(args, 3)
+	if !ok {
+		return
+	}
+	// Digits only: no sign, no spaces. Leaves of an 8 MiB value number
+	// 1024, so anything beyond 31 bits is out of range anyway.
+	index, err := strconv.ParseUint(string(args[2]), 10, 31)
+	if err != nil {
+		c.replyErr(msgInvalidLeaf)
+		return
+	}
+	c.ns.mu.RLock()
+	p, err := c.ns.st.Proof(key, int(index))
+	c.ns.mu.RUnlock()
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		c.replyNull()
+		return
+	case errors.Is(err, shardtree.ErrIndex):
+		c.replyErr(msgInvalidLeaf)
+		return
+	default:
+		c.readError(key, err)
+		return
+	}
+	c.out = resp.AppendArrayHeader(c.out, 1+len(p.Path))
+	c.replyBulk(p.Leaf)
+	for i := range p.Path {
+		c.replyBulk(p.Path[i][:])
+	}
 }
 
 // cmdScrub: SCRUB verifies every record of the current namespace now and

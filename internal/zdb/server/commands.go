@@ -61,6 +61,7 @@ func buildCommandTable() map[string]*command {
 		{name: "KSCAN", fn: cmdKScan},
 		{name: "DATA", fn: cmdData},
 		{name: "HASH", fn: cmdHash, extension: true},
+		{name: "PROOF", fn: cmdProof, extension: true},
 		{name: "SCRUB", fn: cmdScrub, extension: true},
 		{name: "COMPACT", fn: cmdCompact, extension: true},
 	}

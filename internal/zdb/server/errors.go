@@ -46,4 +46,5 @@ const (
 	msgNSGone         = "Your active namespace is not available anymore (probably removed)."
 	msgInvalidCursor  = "Invalid key format"
 	msgPayloadTooBig  = "Payload too big"
+	msgInvalidLeaf    = "Invalid leaf index" // PROOF, ours
 )

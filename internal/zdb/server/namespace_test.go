@@ -338,6 +338,7 @@ func TestLockAndFreeze(t *testing.T) {
 		{[]any{"SCANX", cur}, replyErr(frozen)},
 		{[]any{"RSCAN"}, replyErr(frozen)},
 		{[]any{"HASH", "k"}, replyErr(frozen)},
+		{[]any{"PROOF", "k", "0"}, replyErr(frozen)},
 		{[]any{"SET", "k", "x"}, replyErr(frozen)},
 		{[]any{"DEL", "k"}, replyErr(frozen)},
 		{[]any{"NSJUMP"}, replyErr(frozen)},

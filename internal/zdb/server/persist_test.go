@@ -63,8 +63,8 @@ func TestRestart(t *testing.T) {
 	expect(t, c2, string(make([]byte, 8)), "SET", "", "first")
 }
 
-// TestCorruption damages a value on disk: CHECK reports it, GET and HASH
-// refuse it, SCRUB counts it, other keys are fine.
+// TestCorruption damages a value on disk: CHECK reports it, GET, HASH and
+// PROOF refuse it, SCRUB counts it, other keys are fine.
 func TestCorruption(t *testing.T) {
 	ts := startServer(t, server.Config{}, false)
 	c := ts.conn(t)
@@ -102,6 +102,7 @@ func TestCorruption(t *testing.T) {
 	if _, isErr := do(t, c, "HASH", "victim").(replyErr); !isErr {
 		t.Error("HASH of a corrupt value: not an error")
 	}
+	expect(t, c, replyErr("Data corrupted"), "PROOF", "victim", "0")
 	expect(t, c, "fine value", "GET", "good")
 	if r := mustArray(t, c, "MGET", "good", "victim"); r[0] != "fine value" {
 		t.Errorf("MGET with a corrupt value: %s", showReply(r))

@@ -38,8 +38,9 @@ type Config struct {
 
 	Admin   string // admin password; empty: every client is admin
 	Protect bool   // default namespace read-only unless SELECTed with the admin password
-	// Strict0DB answers only 0-db's own commands: HASH, SCRUB and COMPACT
-	// become unknown, so clients can be tested against 0-db's command set.
+	// Strict0DB answers only 0-db's own commands: HASH, PROOF, SCRUB and
+	// COMPACT become unknown, so clients can be tested against 0-db's
+	// command set.
 	Strict0DB bool
 	MaxSize   int64 // maxsize of the default namespace
 

@@ -7,8 +7,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/zeebo/blake3"
-
+	"github.com/zerostor/zerostor/internal/shardtree"
 	"github.com/zerostor/zerostor/internal/zdb/index"
 	"github.com/zerostor/zerostor/internal/zdb/record"
 )
@@ -135,29 +134,70 @@ func (s *Store) Stat(key []byte) (Info, error) {
 // Check re-reads key's value and verifies it. It returns false (and no
 // error) when the stored bytes are damaged.
 func (s *Store) Check(key []byte) (bool, error) {
-	_, err := s.Hash(key)
+	_, err := s.verifiedValue(key, nil)
 	if errors.Is(err, ErrCorrupt) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// Hash returns the BLAKE3-256 digest of key's value, verified against its
-// checksum first, so a remote checker can verify a value without reading it.
-func (s *Store) Hash(key []byte) ([32]byte, error) {
+// verifiedValue reads key's whole value into a new buffer and verifies it:
+// the record's checksums, that it is key's live version, and the value CRC
+// against the index's copy. precheck, when not nil, sees the value length
+// from the index first, so a request it refuses costs no disk read.
+func (s *Store) verifiedValue(key []byte, precheck func(size int) error) ([]byte, error) {
 	loc, f, err := s.lookup(key)
 	if err != nil {
-		return [32]byte{}, err
+		return nil, err
 	}
 	defer f.release()
-	_, h, _, val, err := s.readRecordInto(nil, f, int64(loc.Offset), record.Size(len(key), int(loc.Size)))
+	if precheck != nil {
+		if err := precheck(int(loc.Size)); err != nil {
+			return nil, err
+		}
+	}
+	_, h, k, val, err := s.readRecordInto(nil, f, int64(loc.Offset), record.Size(len(key), int(loc.Size)))
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(k, key) || !crcMatches(loc, h.ValCRC) || h.Type != record.TypeSet {
+		return nil, fmt.Errorf("%w: value of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
+	}
+	return val, nil
+}
+
+// Hash returns the shard checksum of key's value (shardtree.Root: plain
+// BLAKE3-256 up to one 8 KiB leaf, a Merkle root beyond), verified against
+// its checksum first, so a remote checker can verify a value without
+// reading it.
+func (s *Store) Hash(key []byte) ([32]byte, error) {
+	val, err := s.verifiedValue(key, nil)
 	if err != nil {
 		return [32]byte{}, err
 	}
-	if !crcMatches(loc, h.ValCRC) {
-		return [32]byte{}, fmt.Errorf("%w: value of file %d offset %d", ErrCorrupt, f.id, loc.Offset)
+	return shardtree.Root(val), nil
+}
+
+// Proof returns leaf index of key's value with the sibling hashes up to
+// shardtree.Root of the value, so that a checker holding only the root and
+// the length can verify that the value is still here while reading one
+// leaf. The value is verified against its checksum first. An index outside
+// the value's leaves is an error wrapping shardtree.ErrIndex.
+func (s *Store) Proof(key []byte, index int) (shardtree.Proof, error) {
+	val, err := s.verifiedValue(key, func(size int) error {
+		if n := shardtree.Leaves(size); index < 0 || index >= n {
+			return fmt.Errorf("store: proof of a %d-byte value: %w: leaf %d of %d", size, shardtree.ErrIndex, index, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return shardtree.Proof{}, err
 	}
-	return blake3.Sum256(val), nil
+	p, err := shardtree.Prove(val, index)
+	if err != nil {
+		return shardtree.Proof{}, fmt.Errorf("store: proof of a %d-byte value: %w", len(val), err)
+	}
+	return p, nil
 }
 
 // Raw is one record read by position (HISTORY, DATA RAW, scans).

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/daemon"
@@ -33,11 +34,15 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultDir      = "zstor-local"
-	DefaultBackends = 20
+	DefaultDir = "zstor-local"
+	// DefaultBackends leaves 4 spares beyond the 16+4 shards, so the
+	// shards of a lost backend have somewhere to go.
+	DefaultBackends = 24
 	DefaultGroups   = 4
 	DefaultK        = 16
 	DefaultM        = 4
+	// localTerminalAfter is the generated config's repair.terminal_after.
+	localTerminalAfter = time.Minute
 	// ConfigName is the configuration's file name in the directory.
 	ConfigName = "zstor.toml"
 )
@@ -46,7 +51,7 @@ const (
 // at the first start, when the configuration is generated.
 type Options struct {
 	Dir      string // default ./zstor-local
-	Backends int    // zdb servers; default 20
+	Backends int    // zdb servers; default 24
 	Groups   int    // failure groups they are spread over; default 4
 	K, M     int    // data and parity shards; default 16 and 4
 	// BasePort, when set, puts backend i on port BasePort+i; otherwise
@@ -184,6 +189,10 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
+		// A local deployment is for trying things: a killed backend is
+		// given up on after a minute, not 0-stor's 15.
+		gen.Repair = config.DefaultRepair()
+		gen.Repair.TerminalAfter = localTerminalAfter
 		if err := config.WriteFile(dep.ConfigPath, gen); err != nil {
 			return fmt.Errorf("up: %w", err)
 		}

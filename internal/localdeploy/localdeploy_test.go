@@ -115,7 +115,7 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-// TestUpCommand runs `zstor up` with its defaults (20 backends, 4 groups,
+// TestUpCommand runs `zstor up` with its defaults (24 backends, 4 groups,
 // 16+4) through the command line, and stops it as Ctrl-C would.
 func TestUpCommand(t *testing.T) {
 	dir := filepath.Join(testcluster.ShortDir(t), "local")
@@ -139,7 +139,7 @@ func TestUpCommand(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, want := range []string{"20 zdb backends in 4 groups, 16+4 shards", "zstor -c " + cfg + " store -f FILE", "retrieve -f FILE", " list", " status"} {
+	for _, want := range []string{"24 zdb backends in 4 groups, 16+4 shards", "zstor -c " + cfg + " store -f FILE", "retrieve -f FILE", " list", " status"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("up output lacks %q:\n%s", want, out.String())
 		}
@@ -149,7 +149,7 @@ func TestUpCommand(t *testing.T) {
 		t.Fatalf("store: %d %s %s", code, o, e)
 	}
 	o, _, code := zstor(t, nil, "-c", cfg, "status")
-	if code != 0 || !strings.Contains(o, "20 of 20 backends reachable") {
+	if code != 0 || !strings.Contains(o, "24 of 24 backends reachable") {
 		t.Errorf("status: %d\n%s", code, o)
 	}
 	cancel()

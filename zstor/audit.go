@@ -106,7 +106,7 @@ func (c *Client) auditShard(ctx context.Context, o *meta.Object, bi, si int, b *
 			res.State = ShardCorrupt
 		}
 		c.stats.auditFailures.Add(1)
-		c.enqueue(ctx, o.Key, fmt.Sprintf("audit: shard %d/%d on %s: %v", bi, si, b.id, err))
+		c.enqueue(ctx, o.Key, fmt.Sprintf("audit: shard %d/%d on %s: %v", bi, si, b.id, err), true)
 	default:
 		res.State, res.Err = ShardUnreachable, err.Error()
 	}
@@ -121,7 +121,7 @@ func (c *Client) auditLied(ctx context.Context, res AuditResult, b *backend, why
 	c.log.Error("audit: backend answered with wrong data; draining it", "backend", b.id, "key", res.Key, "block", res.Block, "shard", res.Shard, "err", why)
 	if err := c.drain(ctx, b.id, "failed audit: "+why.Error()); err != nil {
 		c.log.Error("audit: cannot drain", "backend", b.id, "err", err)
-		c.enqueue(ctx, res.Key, "audit: wrong data from "+b.id)
+		c.enqueue(ctx, res.Key, "audit: wrong data from "+b.id, true)
 	}
 	return res
 }

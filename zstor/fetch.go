@@ -183,5 +183,5 @@ func (c *Client) fetchBlock(ctx context.Context, o *meta.Object, bi int, cdc *co
 // repair.
 func (c *Client) reportBad(o *meta.Object, bi, si int, b *backend, err error) {
 	c.log.Warn("bad shard", "key", o.Key, "version", o.Version.String(), "block", bi, "shard", si, "backend", b.id, "err", err)
-	c.enqueue(context.Background(), o.Key, fmt.Sprintf("read: shard %d/%d on %s: %v", bi, si, b.id, err))
+	c.enqueue(context.Background(), o.Key, fmt.Sprintf("read: shard %d/%d on %s: %v", bi, si, b.id, err), true)
 }

@@ -110,7 +110,9 @@ func (c *Client) probeLoop(ctx context.Context) {
 		if interval <= 0 {
 			interval = 5 * time.Second
 		}
-		pctx, cancel := context.WithTimeout(ctx, min(interval, 5*time.Second))
+		// A probe may take longer than the interval on a loaded machine;
+		// it is not a failure below 2 s.
+		pctx, cancel := context.WithTimeout(ctx, min(max(interval, 2*time.Second), 5*time.Second))
 		c.probe(pctx, t.all())
 		cancel()
 		now := time.Now()
@@ -316,7 +318,7 @@ const pendingRetry = time.Minute
 // repairEntry repairs one queued object and settles its entry; it returns
 // the time of a retry, if any.
 func (c *Client) repairEntry(ctx context.Context, key string, raw []byte, e queueEntry) time.Time {
-	rep, err := c.repair(ctx, key, repairOpts{pace: c.repairPace})
+	rep, err := c.repair(ctx, key, repairOpts{pace: c.repairPace, verify: e.Verify})
 	c.stats.repairBytes.Add(rep.Bytes)
 	c.stats.rebuiltShards.Add(int64(rep.Rebuilt))
 	if ctx.Err() != nil {

@@ -107,7 +107,7 @@ func (c *Client) put(ctx context.Context, key string, r io.Reader, opts PutOptio
 	}
 	if n := missingShards(o); n > 0 {
 		// Stragglers: the write met its quorum without them.
-		c.enqueue(ctx, key, fmt.Sprintf("write: %d shards missing", n))
+		c.enqueue(ctx, key, fmt.Sprintf("write: %d shards missing", n), false)
 	}
 	return info(o), nil
 }

@@ -26,28 +26,41 @@ type queueEntry struct {
 	Since     time.Time // first queued
 	NotBefore time.Time // retry time after a failed attempt
 	Attempts  uint32
-	Reason    string
+	// Verify: damage was found somewhere in the object (scrub, a read, an
+	// audit), so the repair verifies every shard first; else only shards
+	// on gone or down backends are rebuilt (repairOpts.verify).
+	Verify bool
+	Reason string
 }
 
 const queueEntryVersion = 1
+
+// queueEntryFixed is the size of an entry before its reason.
+const queueEntryFixed = 1 + 8 + 8 + 4 + 1
 
 func (e queueEntry) encode() []byte {
 	b := []byte{queueEntryVersion}
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Since.UnixNano()))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.NotBefore.UnixNano()))
 	b = binary.LittleEndian.AppendUint32(b, e.Attempts)
+	var flags byte
+	if e.Verify {
+		flags |= 1
+	}
+	b = append(b, flags)
 	return append(b, e.Reason...)
 }
 
 func decodeQueueEntry(b []byte) (queueEntry, error) {
-	if len(b) < 21 || b[0] != queueEntryVersion {
+	if len(b) < queueEntryFixed || b[0] != queueEntryVersion {
 		return queueEntry{}, fmt.Errorf("%w: repair queue entry of %d bytes", ErrCorrupt, len(b))
 	}
 	return queueEntry{
 		Since:     time.Unix(0, int64(binary.LittleEndian.Uint64(b[1:]))),
 		NotBefore: time.Unix(0, int64(binary.LittleEndian.Uint64(b[9:]))),
 		Attempts:  binary.LittleEndian.Uint32(b[17:]),
-		Reason:    string(b[21:]),
+		Verify:    b[21]&1 != 0,
+		Reason:    string(b[queueEntryFixed:]),
 	}, nil
 }
 
@@ -60,17 +73,18 @@ type QueuedRepair struct {
 	Reason    string
 }
 
-// enqueue asks for key to be repaired. A key already queued keeps its
-// first time and is due now: there is new evidence.
-func (c *Client) enqueue(ctx context.Context, key, reason string) {
+// enqueue asks for key to be repaired; verify when the damage may be on
+// any shard (see queueEntry.Verify). A key already queued keeps its first
+// time and is due now: there is new evidence.
+func (c *Client) enqueue(ctx context.Context, key, reason string, verify bool) {
 	if c.queue == nil {
 		return
 	}
 	now := time.Now()
-	e := queueEntry{Since: now, NotBefore: now, Reason: reason}
+	e := queueEntry{Since: now, NotBefore: now, Reason: reason, Verify: verify}
 	if old, err := c.queue.Get(ctx, []byte(key)); err == nil {
 		if prev, err := decodeQueueEntry(old); err == nil {
-			e.Since, e.Attempts = prev.Since, prev.Attempts
+			e.Since, e.Attempts, e.Verify = prev.Since, prev.Attempts, prev.Verify || verify
 		}
 	}
 	if err := c.queue.Put(context.WithoutCancel(ctx), []byte(key), e.encode()); err != nil {
@@ -86,7 +100,7 @@ func (c *Client) enqueueBackend(ctx context.Context, id, reason string) (int, er
 	n := 0
 	err := c.store.Walk(ctx, "", func(o *meta.Object) error {
 		if slices.Contains(o.Backends, id) && objectUses(o, id) {
-			c.enqueue(ctx, o.Key, reason)
+			c.enqueue(ctx, o.Key, reason, false)
 			n++
 		}
 		return nil

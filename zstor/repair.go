@@ -43,6 +43,11 @@ type repairOpts struct {
 	// lostUnreachable rebuilds shards whose backend does not answer now;
 	// else only those on terminal backends are.
 	lostUnreachable bool
+	// verify checks every shard with the backends first (scrub, reads
+	// and audits found damage: it may be anywhere); else shards are
+	// presumed good unless their backend is gone or down, and only those
+	// read are verified (a lost backend: the cheap case).
+	verify bool
 	// pace, when set, is called with the bytes about to be read or
 	// written: the repair rate limit.
 	pace func(ctx context.Context, n int) error
@@ -61,7 +66,7 @@ func (c *Client) Repair(ctx context.Context, key string) (RepairReport, error) {
 	if err := c.check(); err != nil {
 		return RepairReport{}, err
 	}
-	return c.repair(ctx, key, repairOpts{lostUnreachable: true})
+	return c.repair(ctx, key, repairOpts{lostUnreachable: true, verify: true})
 }
 
 func (c *Client) repair(ctx context.Context, key string, ro repairOpts) (RepairReport, error) {
@@ -78,10 +83,6 @@ func (c *Client) repair(ctx context.Context, key string, ro repairOpts) (RepairR
 	if err != nil {
 		return rep, fmt.Errorf("zstor: repair %q: %w", key, err)
 	}
-	cdc, err := c.codec(o.Params)
-	if err != nil {
-		return rep, err
-	}
 	fixed := cloneObject(o)
 	bidx := map[string]int32{}
 	for i, id := range fixed.Backends {
@@ -92,11 +93,16 @@ func (c *Client) repair(ctx context.Context, key string, ro repairOpts) (RepairR
 	avoid := map[string]bool{} // backends seen failing during this repair
 	rep.Blocks = len(o.Blocks)
 	for bi := range o.Blocks {
-		states := c.blockStates(ctx, o, bi)
 		now := time.Now()
+		var states []ShardState
+		if ro.verify {
+			states = c.blockStates(ctx, o, bi)
+		} else {
+			states = c.presumedStates(o, bi, now, ta)
+		}
 		// lost shards are rebuilt from the others; moving ones are good
 		// but on a draining backend: copied as they are.
-		var bad, lost, moving []int
+		var lost, moving []int
 		for si, st := range states {
 			b, _, _ := c.shardAt(o, bi, si)
 			switch {
@@ -108,54 +114,18 @@ func (c *Client) repair(ctx context.Context, key string, ro repairOpts) (RepairR
 				moving = append(moving, si)
 			}
 		}
-		bad = append(append(bad, lost...), moving...)
-		slices.Sort(bad)
-		if len(bad) == 0 {
+		if len(lost)+len(moving) == 0 {
 			continue
 		}
 		rep.Damaged++
-		shards := make([][]byte, len(states))
-		for _, si := range moving {
-			if len(lost) > 0 {
-				break // the decode below reads k shards anyway
-			}
-			// Only moves: copy the good shard, no need to read k.
-			if err := pace(o.Blocks[bi].ShardLen); err != nil {
-				c.deleteShards(context.WithoutCancel(ctx), written)
-				return rep, err
-			}
-			if data, ok := c.readShard(ctx, o, bi, si); ok {
-				shards[si] = data
-			} else {
-				lost = append(lost, si)
-			}
+		shards, lost, err := c.gatherBlock(ctx, o, bi, states, lost, moving, pace)
+		if err != nil {
+			c.deleteShards(context.WithoutCancel(ctx), written)
+			return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
 		}
-		if len(lost) > 0 {
-			if err := pace(o.Params.K * o.Blocks[bi].ShardLen); err != nil {
-				c.deleteShards(context.WithoutCancel(ctx), written)
-				return rep, err
-			}
-			// Moving shards are sources of last resort.
-			order := states
-			if len(moving) > 0 {
-				order = slices.Clone(states)
-				for _, si := range moving {
-					order[si] = ShardMissing
-				}
-			}
-			shards, err = c.readShards(ctx, o, bi, order)
-			if err != nil && len(moving) > 0 {
-				shards, err = c.readShards(ctx, o, bi, states)
-			}
-			if err != nil {
-				c.deleteShards(context.WithoutCancel(ctx), written)
-				return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
-			}
-			if _, err := cdc.Reconstruct(o.Blocks[bi].BlockMeta, shards); err != nil {
-				c.deleteShards(context.WithoutCancel(ctx), written)
-				return rep, fmt.Errorf("zstor: repair %q: block %d: %w", key, bi, translate(err))
-			}
-		}
+		bad := append(slices.Clone(lost), moving...)
+		slices.Sort(bad)
+		bad = slices.Compact(bad)
 		if err := pace(len(bad) * o.Blocks[bi].ShardLen); err != nil {
 			c.deleteShards(context.WithoutCancel(ctx), written)
 			return rep, err
@@ -265,7 +235,7 @@ func (c *Client) RepairAll(ctx context.Context, progress func(key string, rep Re
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			raw, _ := c.queue.Get(ctx, []byte(i.Key))
-			rep, err := c.repair(ctx, i.Key, repairOpts{lostUnreachable: true})
+			rep, err := c.repair(ctx, i.Key, repairOpts{lostUnreachable: true, verify: true})
 			if errors.Is(err, ErrNotFound) {
 				return
 			}
@@ -324,41 +294,138 @@ func (c *Client) blockStates(ctx context.Context, o *meta.Object, bi int) []Shar
 	return states
 }
 
-// readShards reads the verified shards of a block until k are in hand
-// (nil for the others).
-func (c *Client) readShards(ctx context.Context, o *meta.Object, bi int, states []ShardState) ([][]byte, error) {
+// presumedStates is blockStates without asking the backends: a shard is
+// missing when it never landed or its backend is no longer configured,
+// unreachable when its backend is down, else presumed good (the scrubber
+// verifies them; gatherBlock verifies what it reads).
+func (c *Client) presumedStates(o *meta.Object, bi int, now time.Time, ta time.Duration) []ShardState {
+	states := make([]ShardState, len(o.Blocks[bi].Shards))
+	for si := range states {
+		b, _, _ := c.shardAt(o, bi, si)
+		switch {
+		case b == nil:
+			states[si] = ShardMissing
+		case b.state(now, ta) >= StateDown:
+			states[si] = ShardUnreachable
+		}
+	}
+	return states
+}
+
+// gatherBlock reads what a block's repair needs and rebuilds the lost
+// shards: with only moves, the moving shards themselves; else k verified
+// shards (moving ones last), read in parallel, and the lost and unread
+// moving shards rebuilt from them. Shards found missing or corrupt while
+// reading join lost, which it returns.
+func (c *Client) gatherBlock(ctx context.Context, o *meta.Object, bi int, states []ShardState, lost, moving []int, pace func(int) error) ([][]byte, []int, error) {
 	blk := &o.Blocks[bi]
-	shards := make([][]byte, len(blk.Shards))
+	shards := make([][]byte, len(states))
+	if len(lost) == 0 {
+		if err := pace(len(moving) * blk.ShardLen); err != nil {
+			return nil, lost, err
+		}
+		for _, si := range moving {
+			if data, st := c.readShard(ctx, o, bi, si); st == ShardOK {
+				shards[si] = data
+			} else {
+				lost = append(lost, si)
+			}
+		}
+		if len(lost) == 0 {
+			return shards, lost, nil
+		}
+	}
+	if err := pace(o.Params.K * blk.ShardLen); err != nil {
+		return nil, lost, err
+	}
+	var cands []int
+	for _, last := range []bool{false, true} {
+		for si, st := range states {
+			if st == ShardOK && shards[si] == nil && slices.Contains(moving, si) == last {
+				cands = append(cands, si)
+			}
+		}
+	}
+	type result struct {
+		si   int
+		data []byte
+		st   ShardState
+	}
+	results := make(chan result, len(cands))
 	good := 0
-	for si, st := range states {
-		if st != ShardOK || good >= o.Params.K {
-			continue
+	for _, s := range shards {
+		if s != nil {
+			good++
 		}
-		data, ok := c.readShard(ctx, o, bi, si)
-		if !ok {
-			continue
+	}
+	next, running := 0, 0
+	for good < o.Params.K {
+		for running < o.Params.K-good && next < len(cands) {
+			si := cands[next]
+			next++
+			running++
+			go func() {
+				data, st := c.readShard(ctx, o, bi, si)
+				results <- result{si, data, st}
+			}()
 		}
-		shards[si] = data
-		good++
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		switch r.st {
+		case ShardOK:
+			shards[r.si] = r.data
+			good++
+		case ShardMissing, ShardCorrupt:
+			lost = append(lost, r.si)
+		}
+	}
+	for ; running > 0; running-- {
+		<-results // no goroutine left behind; extra shards are dropped
 	}
 	if good < o.Params.K {
-		return nil, fmt.Errorf("%w: %d good shards of %d needed", codec.ErrNotEnough, good, o.Params.K)
+		return nil, lost, fmt.Errorf("%w: %d good shards of %d needed", codec.ErrNotEnough, good, o.Params.K)
 	}
-	return shards, nil
+	cdc, err := c.codec(o.Params)
+	if err != nil {
+		return nil, lost, err
+	}
+	var need []int
+	for _, si := range append(slices.Clone(lost), moving...) {
+		if shards[si] == nil && !slices.Contains(need, si) {
+			need = append(need, si)
+		}
+	}
+	if err := cdc.ReconstructSome(blk.BlockMeta, shards, need); err != nil {
+		return nil, lost, err
+	}
+	return shards, lost, nil
 }
 
 // readShard reads one shard and verifies it.
-func (c *Client) readShard(ctx context.Context, o *meta.Object, bi, si int) ([]byte, bool) {
+func (c *Client) readShard(ctx context.Context, o *meta.Object, bi, si int) ([]byte, ShardState) {
 	b, _, key := c.shardAt(o, bi, si)
 	if b == nil {
-		return nil, false
+		return nil, ShardMissing
 	}
 	var data []byte
 	err := b.call(ctx, func(ctx context.Context, cl *zdbclient.Client) (err error) {
 		data, err = cl.Get(ctx, key)
 		return err
 	})
-	return data, err == nil && codec.ShardOK(&o.Blocks[bi].BlockMeta, si, data)
+	switch {
+	case errors.Is(err, zdbclient.ErrNotFound):
+		return nil, ShardMissing
+	case errors.Is(err, zdbclient.ErrCorrupt):
+		return nil, ShardCorrupt
+	case err != nil:
+		return nil, ShardUnreachable
+	case !codec.ShardOK(&o.Blocks[bi].BlockMeta, si, data):
+		return nil, ShardCorrupt
+	}
+	return data, ShardOK
 }
 
 // replacements picks a backend for each bad shard of a block: the block's

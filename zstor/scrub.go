@@ -131,7 +131,7 @@ func (c *Client) scrubObject(ctx context.Context, key string, rep *ScrubReport, 
 	if bad := missing + corrupt + unreachable; bad > 0 {
 		c.stats.scrubProblems.Add(bad)
 		rep.Queued++
-		c.enqueue(ctx, key, fmt.Sprintf("scrub: %d missing, %d corrupt, %d unreachable shards", missing, corrupt, unreachable))
+		c.enqueue(ctx, key, fmt.Sprintf("scrub: %d missing, %d corrupt, %d unreachable shards", missing, corrupt, unreachable), true)
 	}
 	return nil
 }

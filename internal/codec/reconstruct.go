@@ -46,3 +46,50 @@ func (c *Codec) Reconstruct(m BlockMeta, shards [][]byte) (rebuilt []int, err er
 	}
 	return rebuilt, nil
 }
+
+// ReconstructSome rebuilds only the shards listed in need (nil entries of
+// shards) from the present ones, which the caller has already checked
+// against their hashes (as a repair does while reading them, to replace
+// a bad one at once): it hashes each byte once. The other nil shards stay
+// nil. Every rebuilt shard is checked against its recorded hash.
+func (c *Codec) ReconstructSome(m BlockMeta, shards [][]byte, need []int) error {
+	k, n := c.p.K, c.p.K+c.p.M
+	if len(shards) != n || len(m.ShardHashes) != n || m.ShardLen < 1 {
+		return fmt.Errorf("%w: block %d metadata does not match %d+%d", ErrCorrupt, m.Index, k, c.p.M)
+	}
+	good := 0
+	for _, s := range shards {
+		if s != nil {
+			if len(s) != m.ShardLen {
+				return fmt.Errorf("%w: block %d: a present shard has %d bytes, want %d", ErrCorrupt, m.Index, len(s), m.ShardLen)
+			}
+			good++
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	if good < k {
+		return fmt.Errorf("%w: block %d has %d good shards of %d needed", ErrNotEnough, m.Index, good, k)
+	}
+	required := make([]bool, n)
+	for _, i := range need {
+		if i < 0 || i >= n || shards[i] != nil {
+			return fmt.Errorf("%w: block %d: shard %d is not missing", ErrCorrupt, m.Index, i)
+		}
+		required[i] = true
+	}
+	if c.rs == nil {
+		return fmt.Errorf("%w: block %d: k+0 cannot rebuild a shard", ErrNotEnough, m.Index)
+	}
+	if err := c.rs.ReconstructSome(shards, required); err != nil {
+		return fmt.Errorf("%w: block %d: %v", ErrCorrupt, m.Index, err)
+	}
+	for _, i := range need {
+		if m.ShardSum(shards[i]) != m.ShardHashes[i] {
+			shards[i] = nil
+			return fmt.Errorf("%w: block %d: rebuilt shard %d does not match its hash", ErrCorrupt, m.Index, i)
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -89,27 +90,43 @@ func (c *Client) openCommitLog(dir string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.logCancel = cancel
 	c.logOpened = make(chan struct{})
+	// attempt opens the log; done reports whether to stop trying.
+	attempt := func(ctx context.Context) (done bool, err error) {
+		l, err := commitlog.Open(ctx, logStore{c: c, cached: true}, priv, commitlog.Options{OnError: func(err error) {
+			c.log.Error("commit log", "err", err)
+		}})
+		if err == nil {
+			c.logMu.Lock()
+			for _, e := range c.logPending {
+				l.Append(e)
+			}
+			c.logPending, c.clog = nil, l
+			c.logMu.Unlock()
+			return true, nil
+		}
+		if errors.Is(err, commitlog.ErrWrongKey) || errors.Is(err, commitlog.ErrCorrupt) {
+			c.log.Error("commit log cannot be resumed: changes are not logged until this is fixed (see zstor log verify)", "err", err)
+			return true, err
+		}
+		return false, err
+	}
+	// Usually immediate: the last batch is cached locally.
+	first, cancelFirst := context.WithTimeout(ctx, 5*time.Second)
+	done, err := attempt(first)
+	cancelFirst()
+	if done {
+		close(c.logOpened)
+		return nil
+	}
 	go func() {
 		defer close(c.logOpened)
 		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 30*time.Second) {
-			l, err := commitlog.Open(ctx, logStore{c}, priv, commitlog.Options{OnError: func(err error) {
-				c.log.Error("commit log", "err", err)
-			}})
-			if err == nil {
-				c.logMu.Lock()
-				for _, e := range c.logPending {
-					l.Append(e)
-				}
-				c.logPending, c.clog = nil, l
-				c.logMu.Unlock()
-				return
-			}
-			if errors.Is(err, commitlog.ErrWrongKey) || errors.Is(err, commitlog.ErrCorrupt) {
-				c.log.Error("commit log cannot be resumed: changes are not logged until this is fixed (see zstor log verify)", "err", err)
-				return
-			}
 			c.log.Warn("commit log not open yet; retrying", "err", err, "in", wait)
 			if !sleep(ctx, wait) {
+				return
+			}
+			var done bool
+			if done, err = attempt(ctx); done || ctx.Err() != nil {
 				return
 			}
 		}
@@ -180,15 +197,37 @@ func loadLogKey(path string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
-// logStore keeps the log's batches as objects.
-type logStore struct{ c *Client }
+// logStore keeps the log's batches as objects. cached serves the last
+// batch from the local copy (opening the log); Verify reads the objects.
+type logStore struct {
+	c      *Client
+	cached bool
+}
+
+// logHeadKey keeps, in the state table, the last batch written: index
+// (8 bytes, little endian) then its bytes. Opening the log reads it there
+// instead of from the backends, so a one-shot command does not fetch the
+// log's tail. It is only a cache: Open verifies the batch's signature, and
+// the object is read when the cache is missing or does not match.
+const logHeadKey = "log.head"
 
 func (s logStore) PutBatch(ctx context.Context, index uint64, data []byte) error {
-	_, err := s.c.put(ctx, commitlog.BatchKey(index), bytes.NewReader(data), PutOptions{}, nil)
-	return err
+	if _, err := s.c.put(ctx, commitlog.BatchKey(index), bytes.NewReader(data), PutOptions{}, nil); err != nil {
+		return err
+	}
+	head := binary.LittleEndian.AppendUint64(nil, index)
+	if err := s.c.state.Put(context.WithoutCancel(ctx), []byte(logHeadKey), append(head, data...)); err != nil {
+		s.c.log.Warn("commit log: cannot cache the last batch", "err", err)
+	}
+	return nil
 }
 
 func (s logStore) GetBatch(ctx context.Context, index uint64) ([]byte, error) {
+	if head, err := s.c.state.Get(ctx, []byte(logHeadKey)); s.cached && err == nil && len(head) > 8 && binary.LittleEndian.Uint64(head) == index {
+		if _, err := s.c.store.Get(ctx, commitlog.BatchKey(index)); err == nil {
+			return head[8:], nil
+		}
+	}
 	r, err := s.c.Get(ctx, commitlog.BatchKey(index), GetOptions{})
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", commitlog.ErrNotFound, err)
@@ -257,7 +296,7 @@ func (c *Client) VerifyLog(ctx context.Context) (LogReport, error) {
 			return LogReport{}, fmt.Errorf("zstor: commit log: write buffered entries: %w", err)
 		}
 	}
-	rep, err := commitlog.Verify(ctx, logStore{c}, c.logPub, nil)
+	rep, err := commitlog.Verify(ctx, logStore{c: c}, c.logPub, nil)
 	out := LogReport{Batches: rep.Batches, Entries: rep.Entries, LastSeq: rep.LastSeq, Pending: pending}
 	if rep.Batches > 0 {
 		out.Head = hex.EncodeToString(rep.Head[:])

@@ -63,7 +63,7 @@ func TestCommitLog(t *testing.T) {
 
 	// Someone with backend access rewrites the first batch: an entry's
 	// key changes, so the batch no longer matches its signature.
-	data, err := logStore{c}.GetBatch(ctx, 0)
+	data, err := logStore{c: c}.GetBatch(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestCommitLog(t *testing.T) {
 		t.Fatal("key not found in batch 0")
 	}
 	data[i] = 'z'
-	if err := (logStore{c}).PutBatch(ctx, 0, data); err != nil {
+	if err := (logStore{c: c}).PutBatch(ctx, 0, data); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.VerifyLog(ctx)

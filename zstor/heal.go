@@ -27,12 +27,10 @@ type healStats struct {
 	repaired      atomic.Int64 // objects whose repair committed or found nothing to do
 	repairFailed  atomic.Int64 // attempts that failed
 	rebuiltShards atomic.Int64
-	rebuiltBytes  atomic.Int64 // shard bytes written by repair
 	repairBytes   atomic.Int64 // shard bytes read and written by repair
 	audits        atomic.Int64
 	auditFailures atomic.Int64
 	scrubbed      atomic.Int64 // objects verified by scrubs
-	scrubBytes    atomic.Int64
 	scrubProblems atomic.Int64
 }
 

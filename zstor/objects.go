@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +68,13 @@ func (c *Client) List(ctx context.Context, prefix, after string) iter.Seq2[Objec
 			return
 		}
 		errStop := errors.New("stop")
+		// zstor's own objects (the commit log) are listed only when asked
+		// for by their prefix.
+		hide := !strings.HasPrefix(prefix, reservedPrefix)
 		err := c.store.List(ctx, prefix, after, func(i meta.Info) error {
+			if hide && strings.HasPrefix(i.Key, reservedPrefix) {
+				return nil
+			}
 			if !yield(ObjectInfo{Key: i.Key, Size: i.Size, Modified: i.Modified, Checksum: fmt.Sprintf("%x", i.Checksum[:]), Version: i.Version.String(), UserMeta: i.UserMeta}, nil) {
 				return errStop
 			}

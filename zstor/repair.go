@@ -236,6 +236,11 @@ func (c *Client) RepairAll(ctx context.Context, progress func(key string, rep Re
 			defer func() { <-sem; wg.Done() }()
 			raw, _ := c.queue.Get(ctx, []byte(i.Key))
 			rep, err := c.repair(ctx, i.Key, repairOpts{lostUnreachable: true, verify: true})
+			for try := 0; errors.Is(err, ErrConflict) && try < 3; try++ {
+				// The background repair (or a write) got there first: look
+				// again at what is there now.
+				rep, err = c.repair(ctx, i.Key, repairOpts{lostUnreachable: true, verify: true})
+			}
 			if errors.Is(err, ErrNotFound) {
 				return
 			}

@@ -88,7 +88,9 @@ func commands() []*command {
 		newStoreCommand(), newRetrieveCommand(), newCheckCommand(), newRebuildCommand(),
 		newStatusCommand(), newTestCommand(), newMonitorCommand(),
 		newListCommand(), newStatCommand(), newDeleteCommand(),
-		newRecoverCommand(), newSweepCommand(), newUpCommand(), newVersionCommand(),
+		newRecoverCommand(), newSweepCommand(),
+		newScrubCommand(), newAuditCommand(), newQueueCommand(), newBackendCommand(), newReloadCommand(), newLogCommand(),
+		newUpCommand(), newVersionCommand(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/zeebo/blake3"
 	"github.com/zerostor/zerostor/internal/daemon"
 	"github.com/zerostor/zerostor/internal/testcluster"
+	"github.com/zerostor/zerostor/zstor"
 )
 
 func checksum(b []byte) string {
@@ -152,18 +154,115 @@ var cliCases = []cliCase{
 			t.Errorf("rebuild: version %s -> %s, checksum %s -> %s", before.Version, after.Version, before.Checksum, after.Checksum)
 		}
 		r = z.ok("status")
-		if !strings.Contains(r.out, "6 of 6 backends reachable") || !strings.Contains(r.out, "REACHABLE") {
-			t.Errorf("status printed:\n%s", r.out)
+		for _, want := range []string{"BACKEND", "STATE", "DRAINING", "P95", "SHARDS", "USED / LIMIT", "ERROR RATE", "FAILED AUDITS",
+			"7 of 7 backends reachable; 7 up (7 healthy)", "objects: ", "by shards available in their worst block:", "6 shards (all, as configured now): ",
+			"degraded: 0, unreadable: 0", "repair queue: ", "health: ok"} {
+			if !strings.Contains(r.out, want) {
+				t.Errorf("status lacks %q:\n%s", want, r.out)
+			}
 		}
-		var bs []daemon.BackendJSON
-		if err := json.Unmarshal([]byte(z.ok("status", "--json").out), &bs); err != nil || len(bs) != 6 || !bs[0].Reachable {
-			t.Errorf("status --json: %d backends, %v", len(bs), err)
+		if daemonMode := pre == "/daemon"; strings.Contains(r.out, "self-healing: not running") == daemonMode ||
+			strings.Contains(r.out, "audits since start:") != daemonMode {
+			t.Errorf("status (%s) misreports self-healing:\n%s", pre, r.out)
+		}
+		var h daemon.HealthJSON
+		if err := json.Unmarshal([]byte(z.ok("status", "--json").out), &h); err != nil || len(h.Backends) != 7 || !h.Backends[0].Reachable ||
+			h.Backends[0].State != zstor.StateHealthy || h.Objects == 0 || h.Redundancy[6] == 0 || h.Healing != (pre == "/daemon") {
+			t.Errorf("status --json: %+v, %v", h, err)
 		}
 		if r := z.ok("recover"); !strings.HasPrefix(r.out, "restored ") {
 			t.Errorf("recover printed %q", r.out)
 		}
 		if r := z.ok("sweep", "--grace", "1h"); !strings.HasPrefix(r.out, "scanned ") {
 			t.Errorf("sweep printed %q", r.out)
+		}
+	}},
+	{"self-healing commands", func(t *testing.T, z runner, root, pre string) {
+		daemonMode := pre == "/daemon"
+		for i := range 2 {
+			z.with(bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 1<<20+i))).ok("store", "-f", "-", "-k", fmt.Sprintf("%s/heal/%d", pre, i))
+		}
+		if r := z.ok("rebuild", "--all"); !regexp.MustCompile(`^\d+ objects examined: \d+ repaired, \d+ shards rebuilt \(\d+ moved\), .* 0 failed\n$`).MatchString(r.out) {
+			t.Errorf("rebuild --all printed %q", r.out)
+		}
+		var all daemon.RepairAllJSON
+		if err := json.Unmarshal([]byte(z.ok("rebuild", "--all", "--json").out), &all); err != nil || all.Objects < 2 || all.Failed != 0 {
+			t.Errorf("rebuild --all --json: %+v, %v", all, err)
+		}
+		if r := z.ok("scrub"); !strings.Contains(r.out, "0 missing, 0 corrupt, 0 unreachable; 0 objects queued for repair") {
+			t.Errorf("scrub printed %q", r.out)
+		}
+		var sj daemon.ScrubJSON
+		if err := json.Unmarshal([]byte(z.ok("scrub", "--rate", "1GiB", "--json").out), &sj); err != nil || sj.Objects < 2 || sj.OK != sj.Shards || sj.Problems() != 0 {
+			t.Errorf("scrub --json: %+v, %v", sj, err)
+		}
+		r := z.ok("audit", "-n", "3")
+		if lines := strings.Split(strings.TrimSpace(r.out), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "ok ") || !strings.Contains(lines[0], " block ") {
+			t.Errorf("audit -n 3 printed:\n%s", r.out)
+		}
+		var a daemon.AuditJSON
+		if err := json.Unmarshal([]byte(z.ok("audit", "--json").out), &a); err != nil || a.State != "ok" || a.Backend == "" {
+			t.Errorf("audit --json: %+v, %v", a, err)
+		}
+		if r := z.ok("queue"); !strings.HasSuffix(r.out, "0 objects queued for repair\n") {
+			t.Errorf("queue printed %q", r.out)
+		}
+
+		// Drain the busiest backend: rebuild --all moves its shards away.
+		var h daemon.HealthJSON
+		json.Unmarshal([]byte(z.ok("status", "--json").out), &h)
+		victim := h.Backends[0]
+		for _, b := range h.Backends {
+			if b.Shards > victim.Shards {
+				victim = b
+			}
+		}
+		if r := z.ok("backend", "drain", victim.ID); !strings.HasPrefix(r.out, "draining "+victim.ID+": ") || !strings.Contains(r.out, "zstor reload") {
+			t.Errorf("backend drain printed %q", r.out)
+		}
+		if r := z.ok("status"); !strings.Contains(r.out, "; 1 draining") {
+			t.Errorf("status while draining:\n%s", r.out)
+		}
+		// The daemon moves the shards in the background too: a repair of
+		// rebuild --all can lose the race on an object (exit 1) and is
+		// run again, as an operator would.
+		for try := 0; ; try++ {
+			r := z.run("rebuild", "--all")
+			if r.code == ExitOK {
+				break
+			}
+			if !daemonMode || try == 3 {
+				t.Fatalf("rebuild --all after a drain: %v", r)
+			}
+		}
+		json.Unmarshal([]byte(z.ok("status", "--json").out), &h)
+		for _, b := range h.Backends {
+			if b.ID == victim.ID && (b.Shards != 0 || !b.Draining) {
+				t.Errorf("drained backend after rebuild --all: %+v", b)
+			}
+		}
+		if r := z.ok("--json", "backend", "undrain", victim.ID); !strings.Contains(r.out, `"backend":"`+victim.ID+`"`) {
+			t.Errorf("backend undrain --json printed %q", r.out)
+		}
+		json.Unmarshal([]byte(z.ok("status", "--json").out), &h)
+		for _, b := range h.Backends {
+			if b.ID == victim.ID && b.Draining {
+				t.Errorf("still draining after undrain: %+v", b)
+			}
+		}
+		if r := z.run("backend", "drain", "10.9.9.9:1/nowhere"); r.code != ExitFailure || !strings.Contains(r.err, "`zstor status` lists the backend ids") {
+			t.Errorf("drain of an unknown backend: %v", r)
+		}
+
+		r = z.run("reload")
+		switch {
+		case daemonMode && (r.code != ExitOK || !strings.HasPrefix(r.out, "the daemon reloaded its configuration: backends added: none; removed: none")):
+			t.Errorf("reload through the daemon: %v", r)
+		case !daemonMode && (r.code != ExitFailure || !strings.Contains(r.err, "reload applies to a running daemon")):
+			t.Errorf("reload without a daemon: %v", r)
+		}
+		if r := z.ok("log", "verify"); !strings.HasPrefix(r.out, "commit log ok: ") {
+			t.Errorf("log verify printed %q", r.out)
 		}
 	}},
 	{"directory with key path and delete", func(t *testing.T, z runner, root, pre string) {
@@ -208,7 +307,9 @@ var cliCases = []cliCase{
 
 // TestCLI runs every case directly, then through a daemon, on one cluster.
 func TestCLI(t *testing.T) {
-	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	// 7 backends for 4+2 shards: a drained backend's shards have
+	// somewhere to go.
+	cl := testcluster.Start(t, 7, testcluster.Options{Groups: 3})
 	dir := testcluster.ShortDir(t)
 	z := runner{t: t, cfg: writeConfig(t, cl, dir, 4, 2)}
 	root := filepath.Join(dir, "root")
@@ -248,6 +349,15 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
 		{[]string{"--log-level", "loud", "version"}, ExitUsage, "bad --log-level"},
 		{[]string{"sweep", "--grace", "soon"}, ExitUsage, "invalid value"},
+		{[]string{"rebuild", "--all", "-k", "a"}, ExitUsage, "--all takes no -f or -k"},
+		{[]string{"rebuild"}, ExitUsage, "give -f FILE or -k KEY"},
+		{[]string{"scrub", "--rate", "fast"}, ExitUsage, "invalid value"},
+		{[]string{"audit", "-n", "0"}, ExitUsage, "-n must be at least 1"},
+		{[]string{"queue", "-n", "-1"}, ExitUsage, "-n must not be negative"},
+		{[]string{"backend"}, ExitUsage, "want drain ID or undrain ID"},
+		{[]string{"backend", "remove", "x"}, ExitUsage, "want drain ID or undrain ID"},
+		{[]string{"reload", "now"}, ExitUsage, `unexpected argument "now"`},
+		{[]string{"log"}, ExitUsage, "want verify"},
 		{nil, ExitUsage, "Commands:"},
 	} {
 		r := z.run(c.args...)

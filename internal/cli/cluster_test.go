@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/daemon"
 	"github.com/zerostor/zerostor/internal/testcluster"
 )
@@ -105,7 +110,12 @@ func TestZeroStorConfig(t *testing.T) {
 	if r := z.run("stat", "-f", file); r.code != ExitNotFound {
 		t.Fatalf("stat with the metadata gone: %v", r)
 	}
-	if r := z.ok("recover"); r.out != "restored 1 objects\n" {
+	// The object and the commit log's batches (one per command that
+	// committed something).
+	var restored int
+	if r := z.ok("recover"); !strings.HasPrefix(r.out, "restored ") {
+		t.Errorf("recover printed %q", r.out)
+	} else if _, err := fmt.Sscanf(r.out, "restored %d objects", &restored); err != nil || restored < 2 {
 		t.Errorf("recover printed %q", r.out)
 	}
 	if r := z.ok("retrieve", "-f", file, "-o", "-"); r.out != string(data) {
@@ -164,6 +174,69 @@ func TestFailures(t *testing.T) {
 	}
 }
 
+// TestScrubRepair: a backend's data damaged behind zstor's back; scrub
+// finds it and queues the objects (exit 1), queue lists them, rebuild
+// --all repairs them, and the next scrub is clean.
+func TestScrubRepair(t *testing.T) {
+	cl := testcluster.Start(t, 7, testcluster.Options{Groups: 3})
+	dir := testcluster.ShortDir(t)
+	z := runner{t: t, cfg: writeConfig(t, cl, dir, 4, 2)}
+	data := map[string][]byte{}
+	for i := range 3 {
+		key := fmt.Sprintf("/s/%d", i)
+		data[key] = randomFile(t, filepath.Join(dir, "src", key), 3<<19+i)
+		z.ok("store", "-f", filepath.Join(dir, "src", key), "-k", key)
+	}
+	var h daemon.HealthJSON
+	if err := json.Unmarshal([]byte(z.ok("status", "--json").out), &h); err != nil {
+		t.Fatal(err)
+	}
+	victim := h.Backends[0]
+	for _, b := range h.Backends {
+		if b.Shards > victim.Shards {
+			victim = b
+		}
+	}
+	for _, b := range cl.Backends() {
+		if b.Addr+"/"+b.Namespace == victim.ID && cl.Corrupt(b.Index, mrand.New(mrand.NewPCG(3, 4)), 16) == 0 {
+			t.Fatal("nothing corrupted")
+		}
+	}
+
+	r := z.run("scrub")
+	if r.code != ExitFailure || !regexp.MustCompile(`[1-9]\d* objects queued for repair\n$`).MatchString(r.out) ||
+		!strings.Contains(r.err, "queued for repair") || !strings.Contains(r.err, "zstor rebuild --all") {
+		t.Fatalf("scrub of a damaged backend: %v", r)
+	}
+	var q daemon.QueueJSON
+	if err := json.Unmarshal([]byte(z.ok("queue", "--json").out), &q); err != nil || q.Total == 0 || len(q.Entries) != q.Total ||
+		!strings.HasPrefix(q.Entries[0].Reason, "scrub:") {
+		t.Fatalf("queue --json after the scrub: %+v, %v", q, err)
+	}
+	if r := z.ok("queue", "-n", "1"); !strings.Contains(r.out, "REASON") || !strings.Contains(r.out, q.Entries[0].Key) ||
+		!strings.HasSuffix(r.out, fmt.Sprintf("%d objects queued for repair", q.Total)+map[bool]string{true: " (the first 1 shown; -n 0 lists all)\n", false: "\n"}[q.Total > 1]) {
+		t.Errorf("queue -n 1 printed:\n%s", r.out)
+	}
+	if r := z.ok("status"); !strings.Contains(r.out, fmt.Sprintf("repair queue: %d objects", q.Total)) {
+		t.Errorf("status does not show the queue:\n%s", r.out)
+	}
+	r = z.ok("rebuild", "--all")
+	if !strings.Contains(r.out, "repaired  /s/") || !strings.Contains(r.out, " 0 failed\n") {
+		t.Errorf("rebuild --all printed:\n%s", r.out)
+	}
+	if r := z.ok("queue"); !strings.HasSuffix(r.out, "0 objects queued for repair\n") {
+		t.Errorf("queue after rebuild --all: %q", r.out)
+	}
+	if r := z.ok("scrub"); !strings.Contains(r.out, "0 missing, 0 corrupt, 0 unreachable") {
+		t.Errorf("scrub after the repair: %q", r.out)
+	}
+	for key, want := range data {
+		if r := z.ok("retrieve", "-k", key, "-o", "-"); r.out != string(want) {
+			t.Errorf("%s reads back other bytes after the repair", key)
+		}
+	}
+}
+
 // TestBinary builds the real zstor and runs it as a user would: store and
 // retrieve directly, then the daemon as a process, commands through it,
 // and SIGTERM.
@@ -174,9 +247,16 @@ func TestBinary(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/zstor: %v\n%s", err, out)
 	}
-	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 3})
+	// The configuration has 6 of the 7 backends: the 7th is added by a
+	// reload.
+	cl := testcluster.Start(t, 7, testcluster.Options{Groups: 3})
 	dir := testcluster.ShortDir(t)
-	cfg := writeConfig(t, cl, dir, 4, 2)
+	all := clusterConfig(t, cl, dir, 4, 2)
+	if err := os.MkdirAll(all.Root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	six := firstBackends(all, 6)
+	cfg := writeConfigFile(t, dir, six)
 	zstor := func(args ...string) (string, error) {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"-c", cfg}, args...)...)
@@ -208,7 +288,7 @@ func TestBinary(t *testing.T) {
 	}
 
 	mon := exec.Command(bin, "-c", cfg, "monitor")
-	var monErr bytes.Buffer
+	var monErr lockedBuffer
 	mon.Stderr = &monErr
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -234,6 +314,7 @@ func TestBinary(t *testing.T) {
 	if out, err := zstor("--json", "list"); err != nil || !strings.Contains(out, `"key":"/file"`) {
 		t.Errorf("list through the daemon process: %q, %v", out, err)
 	}
+	testBinaryReload(t, mon.Process, zstor, &monErr, dir, all, six, cl.Backend(6))
 	mon.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
@@ -249,4 +330,82 @@ func TestBinary(t *testing.T) {
 	if !strings.Contains(monErr.String(), "daemon listening") {
 		t.Errorf("monitor log:\n%s", monErr.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testBinaryReload changes the running daemon's configuration file: a
+// backend added with `zstor reload`, removed with SIGHUP, and a broken
+// file sent with SIGUSR1 is refused while the daemon keeps serving.
+func testBinaryReload(t *testing.T, mon *os.Process, zstor func(...string) (string, error), monErr *lockedBuffer,
+	dir string, all, six *config.Config, extra testcluster.Backend) {
+	t.Helper()
+	backends := func() int {
+		out, err := zstor("--json", "status")
+		var h daemon.HealthJSON
+		if err != nil || json.Unmarshal([]byte(out), &h) != nil {
+			t.Fatalf("status --json: %q, %v", out, err)
+		}
+		return len(h.Backends)
+	}
+	waitLog := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(monErr.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the daemon's log:\n%s", what, monErr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if n := backends(); n != 6 {
+		t.Fatalf("%d backends before the reload, want 6", n)
+	}
+	writeConfigFile(t, dir, all)
+	out, err := zstor("reload")
+	if err != nil || !strings.HasPrefix(out, "the daemon reloaded its configuration: backends added: "+extra.Addr+"/"+extra.Namespace+"; removed: none") {
+		t.Fatalf("zstor reload adding a backend: %q, %v", out, err)
+	}
+	if n := backends(); n != 7 {
+		t.Errorf("%d backends after the reload, want 7", n)
+	}
+
+	writeConfigFile(t, dir, six)
+	mon.Signal(syscall.SIGHUP)
+	waitLog("removed=[" + extra.Addr)
+	if n := backends(); n != 6 {
+		t.Errorf("%d backends after SIGHUP, want 6", n)
+	}
+
+	cfgPath := filepath.Join(dir, "zstor.toml")
+	if err := os.WriteFile(cfgPath, []byte("minimal_shards = 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mon.Signal(syscall.SIGUSR1)
+	waitLog("configuration reload rejected")
+	c, err := daemon.Dial(context.Background(), filepath.Join(dir, "zstor.sock"))
+	if err != nil {
+		t.Fatalf("the daemon stopped serving after a rejected reload: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Stat(context.Background(), "/file"); err != nil {
+		t.Errorf("stat through the daemon after a rejected reload: %v", err)
+	}
+	writeConfigFile(t, dir, six)
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/zerostor/zerostor/internal/daemon"
@@ -18,13 +20,18 @@ func newMonitorCommand() *command {
 	return &command{
 		name:  "monitor",
 		args:  "[--sweep-interval 6h] [--sweep-grace 1h]",
-		short: "run the daemon: serve the store on the config's socket",
+		short: "run the daemon: serve the store on the config's socket, heal it in the background",
 		long: `
 Opens the store once and serves it on the configuration's socket (a unix
 socket, mode 0600); while it runs, every other zstor command goes through
-it. Serves Prometheus metrics on 127.0.0.1:prometheus_port when that is set,
-and deletes orphan shards periodically. SIGINT or SIGTERM stop it cleanly:
-requests in flight finish first.`,
+it. It heals the store in the background: it probes the backends, repairs
+objects that lost shards, scrubs every shard and audits random ones
+([repair] in the configuration). Serves Prometheus metrics and a health
+check (/metrics, /health) on 127.0.0.1:prometheus_port when that is set,
+and deletes orphan shards periodically. SIGHUP or SIGUSR1 (or 'zstor
+reload') make it re-read the configuration file; a file that does not load
+is refused and the running configuration stays. SIGINT or SIGTERM stop it
+cleanly: requests in flight finish first.`,
 		addFlags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "orphan sweep period (0: never)")
 			fs.DurationVar(&o.SweepGrace, "sweep-grace", o.SweepGrace, "the sweep spares shards younger than this")
@@ -46,7 +53,11 @@ func runMonitor(ctx context.Context, g *globals, o monitorOptions, args []string
 	if interval == 0 {
 		interval = -1
 	}
+	file, err := filepath.Abs(g.configPath())
+	if err != nil {
+		return fmt.Errorf("configuration file: %w", err)
+	}
 	return daemon.Monitor(ctx, cfg, daemon.MonitorOptions{
-		Logger: g.log, Version: g.version(), SweepInterval: interval, SweepGrace: o.SweepGrace,
+		Logger: g.log, Version: g.version(), SweepInterval: interval, SweepGrace: o.SweepGrace, ConfigFile: file,
 	})
 }

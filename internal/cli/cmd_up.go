@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/zerostor/zerostor/internal/daemon"
@@ -51,10 +52,16 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if o.Backends < 1 || o.Groups < 1 || o.K < 1 || o.M < 0 || o.BasePort < 0 || o.BasePort > 65535-o.Backends {
 		return usageErrorf("need --backends >= 1, --groups >= 1, -k >= 1, -m >= 0 and a valid --base-port")
 	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
 	return localdeploy.Run(ctx, localdeploy.Options{
 		Dir: o.Dir, Backends: o.Backends, Groups: o.Groups, K: o.K, M: o.M, BasePort: o.BasePort,
-		Logger:  g.log,
-		Monitor: daemon.MonitorOptions{Version: g.version()},
+		Logger: g.log,
+		// The deployment's configuration file, so that `zstor reload` and
+		// SIGHUP work on it too.
+		Monitor: daemon.MonitorOptions{Version: g.version(), ConfigFile: filepath.Join(dir, localdeploy.ConfigName)},
 		Ready:   func(d localdeploy.Deployment) { g.printUp(d) },
 	})
 }

@@ -23,20 +23,48 @@ import (
 // returns its path.
 func writeConfig(t testing.TB, cl *testcluster.Cluster, dir string, k, m int) string {
 	t.Helper()
+	cfg := clusterConfig(t, cl, dir, k, m)
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return writeConfigFile(t, dir, cfg)
+}
+
+// clusterConfig is writeConfig's configuration, not written.
+func clusterConfig(t testing.TB, cl *testcluster.Cluster, dir string, k, m int) *config.Config {
+	t.Helper()
 	var key [32]byte
 	rand.Read(key[:])
 	cfg := cl.ZstorConfig(k, m, filepath.Join(dir, "meta"), key)
 	cfg.BlockSize = config.MiB
 	cfg.Root = filepath.Join(dir, "root")
 	cfg.Socket = filepath.Join(dir, "zstor.sock")
+	return cfg
+}
+
+// writeConfigFile writes cfg to dir/zstor.toml and returns its path.
+func writeConfigFile(t testing.TB, dir string, cfg *config.Config) string {
+	t.Helper()
 	path := filepath.Join(dir, "zstor.toml")
 	if err := config.WriteFile(path, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	return path
+}
+
+// firstBackends is cfg with only its first n backends (in group order);
+// groups left empty are dropped.
+func firstBackends(cfg *config.Config, n int) *config.Config {
+	out := *cfg
+	out.Groups = nil
+	for _, g := range cfg.Groups {
+		g.Backends = g.Backends[:min(len(g.Backends), n)]
+		n -= len(g.Backends)
+		if len(g.Backends) > 0 {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	return &out
 }
 
 // result is one CLI run.
@@ -106,7 +134,7 @@ func startMonitor(t testing.TB, path string) (stop func()) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- daemon.Monitor(ctx, cfg, daemon.MonitorOptions{Ready: func() { close(ready) }})
+		done <- daemon.Monitor(ctx, cfg, daemon.MonitorOptions{ConfigFile: path, Ready: func() { close(ready) }})
 	}()
 	select {
 	case <-ready:

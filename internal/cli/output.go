@@ -65,6 +65,14 @@ func timeString(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
+// agoString is how long ago t was, for tables.
+func agoString(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
 func durationString(d time.Duration) string {
 	switch {
 	case d == 0:

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -371,21 +370,12 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// testMonitor runs the whole daemon: socket, metrics, stop.
+// testMonitor runs the whole daemon: socket, metrics, health check,
+// reloads, stop.
 func testMonitor(t *testing.T, cl *testcluster.Cluster) {
 	cfg := clusterConfig(t, cl, 4, 2)
 	cfg.PrometheusPort = freePort(t)
-	mctx, stop := context.WithCancel(ctx)
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- Monitor(mctx, cfg, MonitorOptions{Logger: testLogger(t), Version: "t", SweepInterval: time.Hour, Ready: func() { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("monitor: %v", err)
-	}
+	file, logs, stop := startMonitor(t, cfg, MonitorOptions{Version: "t", SweepInterval: time.Hour, HealthTTL: -1})
 	c, err := Dial(ctx, cfg.Socket)
 	if err != nil {
 		t.Fatal(err)
@@ -402,6 +392,13 @@ func testMonitor(t *testing.T, cl *testcluster.Cluster) {
 	if err := Monitor(ctx, cfg, MonitorOptions{}); !errors.Is(err, ErrRunning) {
 		t.Errorf("second monitor: %v, want ErrRunning", err)
 	}
+	h, err := c.Health(ctx, false)
+	if err != nil || !h.Healing || len(h.Backends) != 6 || h.Objects < 1 || h.Bytes < 7 {
+		t.Errorf("health through the daemon: %+v, %v; want healing on, 6 backends, the object", h, err)
+	}
+	if code, s := getHealth(t, cfg.PrometheusPort); code != http.StatusOK || !s.OK() || s.BackendsUp != 6 || s.MinShards != 4 {
+		t.Errorf("health check: %d %+v", code, s)
+	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.PrometheusPort))
 	if err != nil {
 		t.Fatal(err)
@@ -411,9 +408,45 @@ func testMonitor(t *testing.T, cl *testcluster.Cluster) {
 	for _, want := range []string{
 		`zstor_operations_total{operation="store",outcome="ok"} 1`,
 		`zstor_operations_total{operation="stat",outcome="not_found"} 1`,
+		`zstor_operations_total{operation="health",outcome="ok"} 1`,
 		`zstor_operation_bytes_total{operation="store",outcome="ok"} 7`,
 		`zstore_store_commands_finished{success="true"} 1`,
 		`zstor_backend_reachable{`,
+		`zstor_backend_latency_seconds{`,
+		`zstor_backend_latency_p95_seconds{`,
+		`zstor_backend_state{address="`,
+		`,state="healthy"} 1`,
+		`,state="terminal"} 0`,
+		`zstor_backend_draining{`,
+		`zstor_backend_error_rate{`,
+		`zstor_backend_audits_total{`,
+		`zstor_backend_audit_failures_total{`,
+		`zstor_backend_shards{`,
+		`connection_status{address="`,
+		`backend_type="data"`,
+		`entries{address="`,
+		`data_size_bytes{address="`,
+		`data_limit_bytes{address="`,
+		`fabric_objects `,
+		`fabric_objects_degraded 0`,
+		`zstor_objects `,
+		`zstor_object_bytes `,
+		`zstor_objects_by_available_shards{shards="6"} `,
+		`zstor_objects_degraded 0`,
+		`zstor_objects_unreadable 0`,
+		`zstor_healing 1`,
+		`zstor_repair_queue_length 0`,
+		`zstor_repair_queued_total`,
+		`zstor_repair_repaired_total`,
+		`zstor_repair_failures_total`,
+		`zstor_repair_rebuilt_shards_total`,
+		`zstor_repair_bytes_total`,
+		`zstor_scrub_running`,
+		`zstor_scrub_pass_objects`,
+		`zstor_scrub_pass_start_timestamp_seconds`,
+		`zstor_scrub_last_pass_timestamp_seconds`,
+		`zstor_audits_total`,
+		`zstor_audit_failures_total`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
@@ -422,10 +455,8 @@ func testMonitor(t *testing.T, cl *testcluster.Cluster) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
 	}
+	t.Run("reload", func(t *testing.T) { testReload(t, c, cfg, file, logs) })
 	stop()
-	if err := <-done; err != nil {
-		t.Errorf("monitor stopped with %v", err)
-	}
 	if _, err := os.Lstat(cfg.Socket); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("socket left after stop: %v", err)
 	}

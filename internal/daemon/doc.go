@@ -25,6 +25,20 @@
 //	GET    /v1/status                    -> [BackendJSON, ...]
 //	POST   /v1/recover                   -> {"restored":N}
 //	POST   /v1/sweep?grace=1h            -> SweepJSON
+//	GET    /health                       -> HealthSummaryJSON; 200 while the store
+//	                                        serves, else 503 (also on the metrics address)
+//	GET    /v1/health?refresh=true       -> HealthJSON
+//	GET    /v1/queue?limit=N             -> QueueJSON
+//	POST   /v1/repair-all?progress=true  -> JSON lines: {"progress": RepairJSON}...,
+//	                                        then {"report": RepairAllJSON}
+//	POST   /v1/scrub?rate=&after=&progress=true
+//	                                     -> JSON lines: {"progress": ScrubJSON}...,
+//	                                        then {"report": ScrubJSON}
+//	POST   /v1/audit                     -> AuditJSON
+//	POST   /v1/backends/ID/drain         -> DrainJSON (ID escaped like a key)
+//	POST   /v1/backends/ID/undrain       -> DrainJSON
+//	POST   /v1/reload                    -> ReloadJSON: the daemon re-read its config file
+//	POST   /v1/log/verify                -> LogJSON
 //
 // Object headers: X-Zstor-Size, X-Zstor-Modified (RFC 3339), X-Zstor-
 // Checksum, X-Zstor-Version, X-Zstor-K, X-Zstor-M, X-Zstor-Blocks and one
@@ -33,11 +47,15 @@
 // ASCII but '%' kept).
 //
 // Errors are {"error": "...", "kind": K} with K one of not_found,
-// invalid, unavailable, bad_key, corrupt, closed, canceled, internal, and
-// an HTTP status to match (404, 400, 503, 403, 422, 503, 499, 500); the
+// invalid, unavailable, bad_key, corrupt, closed, conflict, canceled,
+// internal, and an HTTP status to match (404, 400, 503, 403, 422, 503,
+// 409, 499, 500); the
 // same JSON, percent-encoded, is in the X-Zstor-Error header (HEAD has no
 // body). The Client maps each kind back to zstor's sentinel error, so
 // errors.Is works through the daemon. A GET whose object fails after the
 // reply started ends its body early with the error in the X-Zstor-Error
-// trailer; a listing that fails mid-way ends with an error line.
+// trailer; a listing that fails mid-way ends with an error line. A
+// streamed reply (repair-all, scrub) always ends with its report line,
+// which carries the error (error, kind) when the work failed: a reply cut
+// before it is an error at the client.
 package daemon

@@ -17,6 +17,7 @@ const (
 	KindBadKey      = "bad_key"
 	KindCorrupt     = "corrupt"
 	KindClosed      = "closed"
+	KindConflict    = "conflict"
 	KindCanceled    = "canceled"
 	KindInternal    = "internal"
 )
@@ -32,6 +33,9 @@ var kinds = []struct {
 	{KindCorrupt, zstor.ErrCorrupt, http.StatusUnprocessableEntity},
 	{KindUnavailable, zstor.ErrUnavailable, http.StatusServiceUnavailable},
 	{KindClosed, zstor.ErrClosed, http.StatusServiceUnavailable},
+	// An object changed while it was being rebuilt or repaired: the
+	// caller may try again.
+	{KindConflict, zstor.ErrConflict, http.StatusConflict},
 	{KindCanceled, context.Canceled, 499},
 }
 

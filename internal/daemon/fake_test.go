@@ -29,6 +29,8 @@ type memStore struct {
 	// putGate, when set, makes Put wait for a receive before it returns.
 	putGate chan struct{}
 	putIn   chan struct{} // receives when a Put reached the gate
+	// health, when set, replaces memHealth (called with mu held).
+	health func() (zstor.Health, error)
 }
 
 type memObj struct {
@@ -200,6 +202,91 @@ func (m *memStore) Sweep(ctx context.Context, grace time.Duration) (zstor.SweepR
 		return zstor.SweepReport{Scanned: 10, Errors: 1}, fmt.Errorf("memstore: sweep: %w", zstor.ErrUnavailable)
 	}
 	return zstor.SweepReport{Scanned: 10, Deleted: int(grace / time.Minute)}, nil
+}
+
+// memHealth is what memStore.Health reports: every field set, so that a
+// round trip through the socket shows any field lost.
+func memHealth() zstor.Health {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	return zstor.Health{
+		Backends: []zstor.BackendStatus{
+			{ID: "127.0.0.1:1/default", Group: "g0", Reachable: true, Latency: 1500 * time.Microsecond, P95: 4 * time.Millisecond,
+				Entries: 3, DataSize: 4096, DataLimit: 1 << 30, Errors: 2, Mode: "userkey", State: zstor.StateDegraded, Draining: true,
+				ErrorRate: 0.125, Calls: 99, Audits: 7, AuditFailures: 1, Shards: 12},
+			{ID: "127.0.0.1:2/default", Group: "g1", LastError: "dial: refused", State: zstor.StateDown, DownSince: t0, ErrorRate: 1, Calls: 5},
+		},
+		Objects: 9, Bytes: 123456, Redundancy: map[int]int64{6: 7, 5: 2}, Degraded: 2, Healing: true,
+		Repair: zstor.RepairStats{Queue: 2, Queued: 5, Repaired: 3, Failed: 1, RebuiltShards: 4, Bytes: 1 << 20},
+		Scrub:  zstor.ScrubStatus{Running: true, PassStart: t0, Cursor: "/a/\xffb", Objects: 4},
+		Audits: 10, AuditFailures: 1,
+	}
+}
+
+func (m *memStore) Health(ctx context.Context, refresh bool) (zstor.Health, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.health != nil {
+		return m.health()
+	}
+	return memHealth(), nil
+}
+
+func (m *memStore) RepairQueue(ctx context.Context, limit int) ([]zstor.QueuedRepair, int, error) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	q := []zstor.QueuedRepair{
+		{Key: "/q/1", Since: t0, NotBefore: t0.Add(time.Minute), Attempts: 2, Reason: "scrub: 1 corrupt"},
+		{Key: "/q/\xff", Since: t0, NotBefore: t0, Reason: "drain"},
+	}
+	if limit > 0 && limit < len(q) {
+		q = q[:limit]
+	}
+	return q, 2, nil
+}
+
+// RepairAll reports two objects, the second failing, and fails as a whole
+// as zstor's does.
+func (m *memStore) RepairAll(ctx context.Context, progress func(string, zstor.RepairReport, error)) (zstor.RepairAllReport, error) {
+	ok := zstor.RepairReport{Blocks: 2, Damaged: 1, Rebuilt: 2, Moved: 1, Bytes: 300}
+	if progress != nil {
+		progress("/r/ok", ok, nil)
+		progress("/r/bad", zstor.RepairReport{Blocks: 1, Damaged: 1, Unplaced: 1, Degraded: true}, fmt.Errorf("memstore: repair /r/bad: %w", zstor.ErrUnavailable))
+	}
+	return zstor.RepairAllReport{Objects: 2, Repaired: 1, Rebuilt: 2, Moved: 1, Failed: 1, Bytes: 300, Errors: []string{"memstore: repair /r/bad"}},
+		fmt.Errorf("memstore: repair all: 1 of 2 objects failed: %w", zstor.ErrUnavailable)
+}
+
+// Scrub finds one corrupt shard in the object after opts.After and
+// reports progress twice, a scrub progress interval apart.
+func (m *memStore) Scrub(ctx context.Context, opts zstor.ScrubOptions) (zstor.ScrubReport, error) {
+	rep := zstor.ScrubReport{Objects: 1, Shards: 6, Bytes: 6000, OK: 5, Corrupt: 1, Queued: 1, Last: opts.After + "/next", Duration: time.Duration(opts.Rate)}
+	if opts.Progress != nil {
+		opts.Progress(zstor.ScrubReport{Objects: 1})
+		time.Sleep(scrubProgressEvery + 10*time.Millisecond)
+		opts.Progress(rep)
+	}
+	return rep, nil
+}
+
+func (m *memStore) Audit(ctx context.Context) (zstor.AuditResult, error) {
+	return zstor.AuditResult{Key: "/a", Block: 1, Shard: 2, Backend: "127.0.0.1:1/default", Leaf: 3, State: zstor.ShardCorrupt, Lied: true, Err: "wrong leaf"}, nil
+}
+
+func (m *memStore) Drain(ctx context.Context, id string) (int, error) {
+	if err := sentinelFor(id); err != nil {
+		return 0, err
+	}
+	return len(id), nil
+}
+
+func (m *memStore) Undrain(ctx context.Context, id string) error { return sentinelFor(id) }
+
+func (m *memStore) Reload(ctx context.Context) (zstor.ReloadReport, error) {
+	return zstor.ReloadReport{Added: []string{"127.0.0.1:3/default"}, Queued: 1}, nil
+}
+
+func (m *memStore) VerifyLog(ctx context.Context) (zstor.LogReport, error) {
+	return zstor.LogReport{Batches: 2, Entries: 5, LastSeq: 5, Head: "ab", PublicKey: "cd", Pending: 1},
+		&zstor.LogError{Batch: 2, Seq: 4, Entry: 1, Reason: "bad signature"}
 }
 
 func (m *memStore) Close() error { return nil }

@@ -3,7 +3,9 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -306,5 +308,223 @@ func TestListen(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".z") {
 			t.Errorf("temporary socket %s left behind", e.Name())
 		}
+	}
+}
+
+// TestHealProtocol runs every self-healing call through a daemon over a
+// socket against an in-memory store: each returns what the store did,
+// errors included.
+func TestHealProtocol(t *testing.T) {
+	st := newMemStore()
+	c, _ := serve(t, st)
+
+	for _, refresh := range []bool{false, true} {
+		h, err := c.Health(ctx, refresh)
+		if want := memHealth(); err != nil || !reflect.DeepEqual(h, want) {
+			t.Errorf("health(refresh %v) = %+v, %v\nwant %+v", refresh, h, err, want)
+		}
+	}
+
+	for _, limit := range []int{0, 1} {
+		wantQ, wantN, _ := st.RepairQueue(ctx, limit)
+		q, n, err := c.RepairQueue(ctx, limit)
+		if err != nil || n != wantN || !reflect.DeepEqual(q, wantQ) {
+			t.Errorf("queue(limit %d) = %+v, %d, %v; want %+v, %d", limit, q, n, err, wantQ, wantN)
+		}
+	}
+
+	type repaired struct {
+		key string
+		rep zstor.RepairReport
+		err error
+	}
+	var want, got []repaired
+	wantAll, wantErr := st.RepairAll(ctx, func(k string, r zstor.RepairReport, err error) { want = append(want, repaired{k, r, err}) })
+	all, err := c.RepairAll(ctx, func(k string, r zstor.RepairReport, err error) { got = append(got, repaired{k, r, err}) })
+	if !reflect.DeepEqual(all, wantAll) || !errors.Is(err, zstor.ErrUnavailable) || err.Error() != wantErr.Error() {
+		t.Errorf("repair all = %+v, %v; want %+v, %v", all, err, wantAll, wantErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("repair all progress: %d reports, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].key != want[i].key || got[i].rep != want[i].rep || (got[i].err == nil) != (want[i].err == nil) || Kind(got[i].err) != Kind(want[i].err) {
+			t.Errorf("repair all progress %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if all, err := c.RepairAll(ctx, nil); err == nil || all.Objects != 2 {
+		t.Errorf("repair all without progress = %+v, %v", all, err)
+	}
+
+	var progress []zstor.ScrubReport
+	opts := zstor.ScrubOptions{Rate: 1234, After: "/from", Progress: func(r zstor.ScrubReport) { progress = append(progress, r) }}
+	wantScrub, _ := st.Scrub(ctx, zstor.ScrubOptions{Rate: opts.Rate, After: opts.After})
+	sr, err := c.Scrub(ctx, opts)
+	if err != nil || !reflect.DeepEqual(sr, wantScrub) {
+		t.Errorf("scrub = %+v, %v; want %+v", sr, err, wantScrub)
+	}
+	if len(progress) != 2 || progress[1] != wantScrub {
+		t.Errorf("scrub progress = %+v; want 2 reports ending with the last", progress)
+	}
+
+	wantAudit, _ := st.Audit(ctx)
+	if a, err := c.Audit(ctx); err != nil || a != wantAudit {
+		t.Errorf("audit = %+v, %v; want %+v", a, err, wantAudit)
+	}
+	id := "10.0.0.1:9900/ns one"
+	if n, err := c.Drain(ctx, id); err != nil || n != len(id) {
+		t.Errorf("drain = %d, %v", n, err)
+	}
+	if err := c.Undrain(ctx, id); err != nil {
+		t.Errorf("undrain: %v", err)
+	}
+	wantReload, _ := st.Reload(ctx)
+	if r, err := c.Reload(ctx); err != nil || !reflect.DeepEqual(r, wantReload) {
+		t.Errorf("reload = %+v, %v; want %+v", r, err, wantReload)
+	}
+	wantLog, _ := st.VerifyLog(ctx)
+	lr, err := c.VerifyLog(ctx)
+	if lr != wantLog || !errors.Is(err, zstor.ErrCorrupt) || !strings.Contains(err.Error(), "bad signature") {
+		t.Errorf("verify log = %+v, %v; want %+v and the log error", lr, err, wantLog)
+	}
+}
+
+// TestHealErrorKinds: the self-healing calls carry zstor's sentinels too.
+func TestHealErrorKinds(t *testing.T) {
+	c, _ := serve(t, newMemStore())
+	for _, k := range kinds {
+		id := "err/" + k.kind
+		calls := map[string]error{}
+		_, calls["drain"] = c.Drain(ctx, id)
+		calls["undrain"] = c.Undrain(ctx, id)
+		for call, err := range calls {
+			if !errors.Is(err, k.err) {
+				t.Errorf("%s of %s: %v, want errors.Is %v", call, id, err, k.err)
+			}
+		}
+	}
+	if _, err := c.Drain(ctx, ""); err == nil {
+		t.Error("drain of an empty id: no error")
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/v1/backends/x/explode", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown backend action: %s", resp.Status)
+	}
+}
+
+// TestDirectReload: a store opened directly refuses Reload with a reason;
+// the daemon's store calls its reloader.
+func TestDirectReload(t *testing.T) {
+	_, err := Direct(nil).Reload(ctx)
+	if !errors.Is(err, zstor.ErrInvalid) || !strings.Contains(err.Error(), "running daemon") {
+		t.Errorf("direct reload: %v", err)
+	}
+	want := zstor.ReloadReport{Added: []string{"x"}}
+	got, err := DirectReloading(nil, func(context.Context) (zstor.ReloadReport, error) { return want, nil }).Reload(ctx)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("reloading store: %+v, %v", got, err)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	up := zstor.BackendStatus{State: zstor.StateHealthy}
+	degraded := zstor.BackendStatus{State: zstor.StateDegraded}
+	down := zstor.BackendStatus{State: zstor.StateDown}
+	terminal := zstor.BackendStatus{State: zstor.StateTerminal}
+	for _, c := range []struct {
+		name     string
+		h        zstor.Health
+		err      error
+		k        int
+		ok       bool
+		up       int
+		problems []string
+	}{
+		{"all up", zstor.Health{Backends: []zstor.BackendStatus{up, up, up}, Objects: 3}, nil, 2, true, 3, nil},
+		{"degraded objects and backends still serve", zstor.Health{Backends: []zstor.BackendStatus{up, degraded, down}, Degraded: 2}, nil, 2, true, 2, nil},
+		{"too few backends up", zstor.Health{Backends: []zstor.BackendStatus{up, down, terminal}}, nil, 2, false, 1, []string{"1 of 3 backends up"}},
+		{"unreadable objects", zstor.Health{Backends: []zstor.BackendStatus{up, up}, Unreadable: 4}, nil, 2, false, 2, []string{"4 objects unreadable"}},
+		{"both", zstor.Health{Backends: []zstor.BackendStatus{down, down}, Unreadable: 1}, nil, 1, false, 0, []string{"0 of 2 backends up", "1 objects unreadable"}},
+		{"closed", zstor.Health{}, fmt.Errorf("health: %w", zstor.ErrClosed), 2, false, 0, []string{"the store is closed"}},
+		{"walk failed", zstor.Health{}, errors.New("bbolt: disk I/O"), 2, false, 0, []string{"cannot read the store's health: bbolt: disk I/O"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Summarize(c.h, c.err, c.k)
+			if s.OK() != c.ok || s.BackendsUp != c.up || s.MinShards != c.k || len(s.Problems) != len(c.problems) {
+				t.Fatalf("summary = %+v; want ok %v, %d up, problems %q", s, c.ok, c.up, c.problems)
+			}
+			for i, p := range c.problems {
+				if !strings.HasPrefix(s.Problems[i], p) || !strings.Contains(s.Reason, s.Problems[i]) {
+					t.Errorf("problem %d = %q (reason %q), want %q...", i, s.Problems[i], s.Reason, p)
+				}
+			}
+			if wantStatus := map[bool]string{true: HealthOK, false: HealthFailing}[c.ok]; s.Status != wantStatus {
+				t.Errorf("status %q, want %q", s.Status, wantStatus)
+			}
+		})
+	}
+}
+
+// TestHealthEndpoint: GET /health on the socket answers 200 with the
+// summary, 503 with the reason once objects are unreadable, and the cache
+// keeps a picture for its TTL.
+func TestHealthEndpoint(t *testing.T) {
+	st := newMemStore()
+	reads := 0
+	unreadable := int64(0)
+	st.health = func() (zstor.Health, error) {
+		reads++
+		h := memHealth()
+		h.Unreadable = unreadable
+		return h, nil
+	}
+	sock := testcluster.ShortDir(t) + "/h.sock"
+	ln, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := NewHealthCache(st, time.Hour, func() int { return 1 })
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- NewServer(st, ServerOptions{Health: hc}).Serve(sctx, ln) }()
+	defer func() { stop(); <-done }()
+	c := New(sock)
+	defer c.Close()
+
+	s, err := c.HealthCheck(ctx)
+	if err != nil || !s.OK() || s.Backends != 2 || s.BackendsUp != 1 || s.Objects != 9 || s.Degraded != 2 || s.RepairQueue != 2 || !s.Healing {
+		t.Fatalf("health check = %+v, %v", s, err)
+	}
+	st.mu.Lock()
+	unreadable = 3
+	st.mu.Unlock()
+	s, _ = c.HealthCheck(ctx)
+	st.mu.Lock()
+	n := reads
+	st.mu.Unlock()
+	if !s.OK() || n != 1 {
+		t.Errorf("within the TTL: %+v after %d reads; want the cached picture", s, n)
+	}
+	hc.mu.Lock()
+	hc.ttl = 0
+	hc.mu.Unlock()
+	resp, err := c.send(ctx, http.MethodGet, "/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body HealthSummaryJSON
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Status != HealthFailing || !strings.Contains(body.Reason, "3 objects unreadable") {
+		t.Errorf("with unreadable objects: %s %+v", resp.Status, body)
+	}
+	// Without a health check configured, /health says so.
+	c2, _ := serve(t, st)
+	if _, err := c2.HealthCheck(ctx); err == nil {
+		t.Error("health check without one configured: no error")
 	}
 }

@@ -25,6 +25,9 @@ type ServerOptions struct {
 	ShutdownTimeout time.Duration
 	// Version is reported by GET /v1/ping.
 	Version string
+	// Health answers GET /health (the daemon's health check, also served
+	// on the metrics address); without it /health is 404.
+	Health http.Handler
 }
 
 // Server serves a Store over HTTP/1.1, normally on a unix socket made by
@@ -151,6 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if method(w, r, http.MethodPost) {
 			s.sweep(w, r)
 		}
+	case s.serveHeal(w, r, p):
 	default:
 		writeErrorStatus(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("daemon: no endpoint %s %s", r.Method, p), Kind: KindInvalid})
 	}

@@ -253,17 +253,31 @@ type BackendJSON struct {
 	Errors    int64  `json:"errors"`
 	Mode      string `json:"mode,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+	// State is healthy, degraded, down or terminal.
+	State         zstor.BackendState `json:"state"`
+	Draining      bool               `json:"draining"`
+	ErrorRate     float64            `json:"error_rate"`
+	Calls         int64              `json:"calls"`
+	Audits        int64              `json:"audits"`
+	AuditFailures int64              `json:"audit_failures"`
+	DownSince     time.Time          `json:"down_since,omitzero"`
+	Shards        int64              `json:"shards"`
 }
 
 // BackendToJSON converts a BackendStatus.
 func BackendToJSON(b zstor.BackendStatus) BackendJSON {
-	return BackendJSON{b.ID, b.Group, b.Reachable, int64(b.Latency), int64(b.P95), b.Entries, b.DataSize, b.DataLimit, b.Errors, b.Mode, b.LastError}
+	return BackendJSON{ID: b.ID, Group: b.Group, Reachable: b.Reachable, LatencyNs: int64(b.Latency), P95Ns: int64(b.P95),
+		Entries: b.Entries, DataSize: b.DataSize, DataLimit: b.DataLimit, Errors: b.Errors, Mode: b.Mode, LastError: b.LastError,
+		State: b.State, Draining: b.Draining, ErrorRate: b.ErrorRate, Calls: b.Calls, Audits: b.Audits,
+		AuditFailures: b.AuditFailures, DownSince: b.DownSince.UTC(), Shards: b.Shards}
 }
 
 // Status converts back.
 func (b BackendJSON) Status() zstor.BackendStatus {
 	return zstor.BackendStatus{ID: b.ID, Group: b.Group, Reachable: b.Reachable, Latency: time.Duration(b.LatencyNs), P95: time.Duration(b.P95Ns),
-		Entries: b.Entries, DataSize: b.DataSize, DataLimit: b.DataLimit, Errors: b.Errors, Mode: b.Mode, LastError: b.LastError}
+		Entries: b.Entries, DataSize: b.DataSize, DataLimit: b.DataLimit, Errors: b.Errors, Mode: b.Mode, LastError: b.LastError,
+		State: b.State, Draining: b.Draining, ErrorRate: b.ErrorRate, Calls: b.Calls, Audits: b.Audits,
+		AuditFailures: b.AuditFailures, DownSince: b.DownSince, Shards: b.Shards}
 }
 
 // SweepJSON is a SweepReport in JSON.

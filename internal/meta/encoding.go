@@ -14,14 +14,14 @@ import (
 // The record format is written down in docs/metadata-format.md; keep the
 // two in step.
 const (
-	recordMagic   = "zM"
+	recordMagic = "zM"
 	// recordVersion is the format written. Format 1 differs only in its
 	// shard hashes: plain BLAKE3 instead of the shard tree root (see
 	// Object.LegacySums); it is still read, and written back for such
 	// records, so a repair does not change what their hashes mean.
 	recordVersion       = 2
 	recordVersionLegacy = 1
-	hashSize      = len(codec.Hash{})
+	hashSize            = len(codec.Hash{})
 	// minShardBytes is the least a shard takes in a record: its hash, a
 	// one-byte backend index and a one-byte key length.
 	minShardBytes = hashSize + 2

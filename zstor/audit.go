@@ -2,7 +2,6 @@ package zstor
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -126,8 +125,13 @@ func (c *Client) auditLied(ctx context.Context, res AuditResult, b *backend, why
 	return res
 }
 
-// randomObject picks an object at random (by a random starting key: not
-// uniform over skewed key spaces, which audits do not need).
+// auditWindow is how many keys randomObject chooses among.
+const auditWindow = 64
+
+// randomObject picks an object at random: it starts at a random point of
+// the key space and chooses uniformly among the next auditWindow keys
+// (wrapping around), so stores of up to auditWindow objects are sampled
+// uniformly and larger ones close to it, without walking all metadata.
 func (c *Client) randomObject(ctx context.Context) (*meta.Object, error) {
 	var r [8]byte
 	c.rndMu.Lock()
@@ -135,20 +139,40 @@ func (c *Client) randomObject(ctx context.Context) (*meta.Object, error) {
 		r[i] = byte(c.rnd.IntN(256))
 	}
 	c.rndMu.Unlock()
+	start := string(r[:1+int(r[0]%8)])
 	errStop := errors.New("stop")
-	for _, after := range []string{hex.EncodeToString(r[:])[:2+int(r[0]%8)], ""} {
-		var key string
+	var keys []string
+	seen := map[string]bool{}
+	collect := func(after string) error {
 		err := c.store.List(ctx, "", after, func(i meta.Info) error {
-			key = i.Key
-			return errStop
+			if len(keys) >= auditWindow || seen[i.Key] {
+				return errStop
+			}
+			seen[i.Key] = true
+			keys = append(keys, i.Key)
+			return nil
 		})
 		if err != nil && !errors.Is(err, errStop) {
-			return nil, fmt.Errorf("zstor: audit: %w", err)
+			return fmt.Errorf("zstor: audit: %w", err)
 		}
-		if key == "" {
-			continue
+		return nil
+	}
+	if err := collect(start); err != nil {
+		return nil, err
+	}
+	if len(keys) < auditWindow {
+		if err := collect(""); err != nil {
+			return nil, err
 		}
+	}
+	c.rndMu.Lock()
+	c.rnd.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	c.rndMu.Unlock()
+	for _, key := range keys {
 		o, err := c.store.Get(ctx, key)
+		if errors.Is(err, meta.ErrNotFound) {
+			continue // deleted since it was listed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("zstor: audit: %w", translate(err))
 		}

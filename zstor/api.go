@@ -37,6 +37,11 @@ type PutOptions struct {
 	UserMeta map[string]string
 	// Progress, when set, is called with the plaintext bytes stored so far.
 	Progress func(done int64)
+	// FinalMeta, when set, is called once the whole stream has been read
+	// and before the version commits; its entries are added to UserMeta.
+	// Front ends use it for attributes known only at the end (an S3 ETag
+	// is the MD5 of the content). An error aborts the Put.
+	FinalMeta func() (map[string]string, error)
 }
 
 // GetOptions select a byte range: Offset and Length (-1 or 0 with

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +102,12 @@ func (c *Client) put(ctx context.Context, key string, r io.Reader, opts PutOptio
 		w.cleanup()
 		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
 	}
+	if opts.FinalMeta != nil {
+		if err := finalMeta(o, opts.FinalMeta); err != nil {
+			w.cleanup()
+			return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
+		}
+	}
 	if err := c.commit(ctx, o, expect); err != nil {
 		w.cleanup()
 		return ObjectInfo{}, fmt.Errorf("zstor: put %q: %w", key, err)
@@ -123,6 +130,24 @@ func missingShards(o *meta.Object) int {
 		}
 	}
 	return n
+}
+
+// finalMeta merges the entries of PutOptions.FinalMeta into o.
+func finalMeta(o *meta.Object, fn func() (map[string]string, error)) error {
+	extra, err := fn()
+	if err != nil {
+		return err
+	}
+	um := maps.Clone(o.UserMeta)
+	if um == nil {
+		um = make(map[string]string, len(extra))
+	}
+	maps.Copy(um, extra)
+	if n := userMetaSize(um); n > meta.MaxUserMeta {
+		return fmt.Errorf("%w: user metadata of %d bytes exceeds %d", ErrInvalid, n, meta.MaxUserMeta)
+	}
+	o.UserMeta = um
+	return nil
 }
 
 func userMetaSize(m map[string]string) int {

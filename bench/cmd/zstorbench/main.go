@@ -23,16 +23,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/zerostor/zerostor/bench/internal/benchkit"
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/testcluster"
 	"github.com/zerostor/zerostor/internal/zdbclient"
@@ -64,9 +60,7 @@ func main() {
 	}
 	// As cmd/zstor does: a soft memory limit makes the GC collect the
 	// large transient block buffers before the heap doubles.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
-	}
+	benchkit.SetMemoryLimit()
 	bs, err := config.ParseByteSize(*size)
 	if err != nil {
 		fatal(err)
@@ -109,17 +103,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	} else {
 		fmt.Printf("raw dd write: %v\n", err)
 	}
-	opts := testcluster.Options{Groups: groups, DataSize: 256 << 20}
-	if zdbProcs > 0 {
-		// Read by the backends' Go runtime at their start only: this
-		// process keeps its own setting.
-		os.Setenv("GOMAXPROCS", strconv.Itoa(zdbProcs))
-		defer os.Unsetenv("GOMAXPROCS")
-	}
-	if syncMode {
-		opts.Sync = true
-	}
-	cl, err := testcluster.StartDir(ctx, filepath.Join(dir, "cluster"), n, opts)
+	cl, err := benchkit.StartCluster(ctx, filepath.Join(dir, "cluster"), benchkit.ClusterOptions{Backends: n, Groups: groups, Sync: syncMode, ZdbProcs: zdbProcs})
 	if err != nil {
 		return err
 	}
@@ -153,7 +137,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	}
 	defer c.Close()
 
-	cpuCluster = cl
+	cpu = benchkit.NewCPU(cl)
 	src := filepath.Join(dir, "big.bin")
 	if err := writeRandomFile(src, size); err != nil {
 		return err
@@ -193,8 +177,8 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	}
 	keys, payload := smallKeys(small, smallSize)
 	cpuMark()
-	lat, el, err := parallel(clients, keys, func(key string) error {
-		_, err := c.Put(ctx, key, bytes.NewReader(payload), zstor.PutOptions{})
+	lat, el, err := benchkit.Parallel(clients, len(keys), func(i int) error {
+		_, err := c.Put(ctx, keys[i], bytes.NewReader(payload), zstor.PutOptions{})
 		return err
 	})
 	if err != nil {
@@ -202,7 +186,8 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	}
 	reportOps("store small", len(keys), el, lat)
 	readSmall := func(label string) ([]time.Duration, error) {
-		lat, el, err := parallel(clients, keys, func(key string) error {
+		lat, el, err := benchkit.Parallel(clients, len(keys), func(i int) error {
+			key := keys[i]
 			r, err := c.Get(ctx, key, zstor.GetOptions{})
 			if err != nil {
 				return err
@@ -235,7 +220,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 		return err
 	}
 	proxy.SetDelay(0)
-	fmt.Printf("p99 with a slow backend / healthy p99: %.2f\n", float64(pct(slowLat, 99))/float64(pct(healthy, 99)))
+	fmt.Printf("p99 with a slow backend / healthy p99: %.2f\n", float64(benchkit.Pct(slowLat, 99))/float64(benchkit.Pct(healthy, 99)))
 
 	// Backends killed: reads decode from parity.
 	for i := range dead {
@@ -247,7 +232,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	if _, err := readSmall(fmt.Sprintf("retrieve small, %d backends dead", dead)); err != nil {
 		return err
 	}
-	fmt.Printf("zstor peak RSS: %d MiB\n", peakRSS()>>20)
+	fmt.Printf("zstor peak RSS: %d MiB\n", benchkit.PeakRSS()>>20)
 	return nil
 }
 
@@ -256,99 +241,27 @@ func report(label string, n int64, d time.Duration) {
 }
 
 func reportOps(label string, n int, d time.Duration, lat []time.Duration) {
-	fmt.Printf("%-40s %8.0f ops/s  p50 %v  p99 %v%s\n", label, float64(n)/d.Seconds(), pct(lat, 50).Round(10*time.Microsecond), pct(lat, 99).Round(10*time.Microsecond), cpuSince())
+	fmt.Printf("%-40s %8.0f ops/s  p50 %v  p99 %v%s\n", label, float64(n)/d.Seconds(), benchkit.Pct(lat, 50).Round(10*time.Microsecond), benchkit.Pct(lat, 99).Round(10*time.Microsecond), cpuSince())
 }
 
-// CPU accounting: zstor (this process) and the backends, per phase.
+// CPU accounting: zstor (this process) and the backends, per phase,
+// and the zdb client's pipelining.
 var (
-	cpuCluster         *testcluster.Cluster
-	lastSelf, lastZdbs time.Duration
+	cpu                  *benchkit.CPU
+	lastReqs, lastWrites int64
 )
 
 func cpuMark() {
-	lastSelf, lastZdbs = selfCPU(), zdbCPU()
+	cpu.Mark()
 	lastReqs, lastWrites = zdbclient.PipelineStats()
 }
 
-var lastReqs, lastWrites int64
-
 func cpuSince() string {
-	s, z := selfCPU(), zdbCPU()
+	s, z := cpu.Since()
 	r, w := zdbclient.PipelineStats()
-	out := fmt.Sprintf("  [cpu: zstor %.1fs, zdbs %.1fs; %.1f requests/write]", (s - lastSelf).Seconds(), (z - lastZdbs).Seconds(), float64(r-lastReqs)/float64(max(w-lastWrites, 1)))
-	lastSelf, lastZdbs, lastReqs, lastWrites = s, z, r, w
+	out := fmt.Sprintf("  [cpu: zstor %.1fs, zdbs %.1fs; %.1f requests/write]", s.Seconds(), z.Seconds(), float64(r-lastReqs)/float64(max(w-lastWrites, 1)))
+	lastReqs, lastWrites = r, w
 	return out
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// zdbCPU sums utime+stime of the live backends from /proc (clock ticks
-// of 10 ms).
-func zdbCPU() time.Duration {
-	if cpuCluster == nil {
-		return 0
-	}
-	var total time.Duration
-	for i := range cpuCluster.Len() {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cpuCluster.Pid(i)))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			k, _ := strconv.ParseInt(f[12], 10, 64)
-			total += time.Duration(u+k) * 10 * time.Millisecond
-		}
-	}
-	return total
-}
-
-func pct(lat []time.Duration, p int) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	return s[(len(s)*p-1)/100]
-}
-
-// parallel runs fn over keys with the given number of workers and
-// returns each call's latency and the elapsed time.
-func parallel(workers int, keys []string, fn func(string) error) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, len(keys))
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) || firstErr.Load() != nil {
-					return
-				}
-				t := time.Now()
-				if err := fn(keys[i]); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat[i] = time.Since(t)
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, 0, err
-	}
-	return lat, time.Since(start), nil
 }
 
 func smallKeys(n, size int) ([]string, []byte) {
@@ -367,18 +280,9 @@ func writeRandomFile(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	var seed [32]byte
-	rand.Read(seed[:])
-	r := mrand.NewChaCha8(seed)
-	buf := make([]byte, 4<<20)
-	for size > 0 {
-		r.Read(buf)
-		n := int(min(int64(len(buf)), size))
-		if _, err := f.Write(buf[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		size -= int64(n)
+	if _, err := io.Copy(f, benchkit.NewStream(mrand.Uint64(), size)); err != nil {
+		f.Close()
+		return err
 	}
 	return f.Close()
 }
@@ -417,16 +321,4 @@ func ddRate(dir string) (float64, error) {
 		v *= 1000
 	}
 	return v, nil
-}
-
-// peakRSS is the process's high-water resident set (VmHWM).
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v << 10
-		}
-	}
-	return 0
 }

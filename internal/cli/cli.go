@@ -66,7 +66,7 @@ func (g *globals) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&g.config, "c", g.config, "config `file` (default $"+EnvConfig+", else "+DefaultConfig+")")
 	fs.StringVar(&g.config, "config", g.config, "config `file`")
 	fs.BoolVar(&g.json, "json", g.json, "machine-readable output (JSON)")
-	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (default warn; info for monitor and up)")
+	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (default warn; info for monitor, s3 and up)")
 	fs.StringVar(&g.logFile, "log-file", g.logFile, "write logs to `file` instead of stderr")
 	fs.StringVar(&g.logFile, "log_file", g.logFile, "same as --log-file")
 }
@@ -86,7 +86,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		newStoreCommand(), newRetrieveCommand(), newCheckCommand(), newRebuildCommand(),
-		newStatusCommand(), newTestCommand(), newMonitorCommand(),
+		newStatusCommand(), newTestCommand(), newMonitorCommand(), newS3Command(),
 		newListCommand(), newStatCommand(), newDeleteCommand(),
 		newRecoverCommand(), newSweepCommand(),
 		newScrubCommand(), newAuditCommand(), newQueueCommand(), newBackendCommand(), newReloadCommand(), newLogCommand(),

@@ -358,6 +358,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"backend", "remove", "x"}, ExitUsage, "want drain ID or undrain ID"},
 		{[]string{"reload", "now"}, ExitUsage, `unexpected argument "now"`},
 		{[]string{"log"}, ExitUsage, "want verify"},
+		{[]string{"s3", "--listen", "9000"}, ExitUsage, `--listen: "9000" is not host:port`},
+		{[]string{"up", "--s3", "localhost"}, ExitUsage, `--s3: "localhost" is not host:port`},
 		{nil, ExitUsage, "Commands:"},
 	} {
 		r := z.run(c.args...)
@@ -373,6 +375,13 @@ func TestUsage(t *testing.T) {
 	}
 	if r := z.ok("--help"); r.out != "" && !strings.Contains(r.err, "Commands:") {
 		t.Errorf("--help: %v", r)
+	}
+	if r := z.ok("help", "s3"); !strings.Contains(r.out, "--listen address") || !strings.Contains(r.out, "--sweep-interval") ||
+		!strings.Contains(r.out, "ZSTOR_S3_ACCESS_KEY") || !strings.Contains(r.out, "aws --endpoint-url") {
+		t.Errorf("help s3:\n%s", r.out)
+	}
+	if r := z.ok("help"); !strings.Contains(r.out, "\n  s3 ") {
+		t.Errorf("help lists no s3:\n%s", r.out)
 	}
 	if r := z.ok("version"); r.out == "" || !strings.HasPrefix(r.out, "zstor test") {
 		t.Errorf("version: %v", r)

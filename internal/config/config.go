@@ -70,6 +70,31 @@ const (
 	EnvKey = "ZSTOR_KEY"
 	// EnvMetaDir is the default meta_dir.
 	EnvMetaDir = "ZSTOR_META_DIR"
+	// EnvS3AccessKey and EnvS3SecretKey hold the S3 gateway's credentials;
+	// each overrides its key of [s3] (s3.access_key, s3.secret_key).
+	EnvS3AccessKey = "ZSTOR_S3_ACCESS_KEY"
+	EnvS3SecretKey = "ZSTOR_S3_SECRET_KEY"
+)
+
+// Defaults and bounds of [s3].
+const (
+	// DefaultS3Listen is where `zstor s3` serves when neither --listen nor
+	// s3.listen says; the daemon (`zstor monitor`) serves S3 only when
+	// s3.listen is set.
+	DefaultS3Listen = "127.0.0.1:9000"
+	// DefaultS3Region is s3.region.
+	DefaultS3Region = "us-east-1"
+	// DefaultS3UploadExpiry is s3.upload_expiry.
+	DefaultS3UploadExpiry = 24 * time.Hour
+	// MinS3UploadExpiry bounds s3.upload_expiry.
+	MinS3UploadExpiry = time.Minute
+	// MinS3SecretKey is the shortest s3.secret_key, in bytes.
+	MinS3SecretKey = 8
+	// MinS3AccessKey and MaxS3AccessKey bound the length of s3.access_key.
+	MinS3AccessKey = 3
+	MaxS3AccessKey = 128
+	// MaxS3SecretKey bounds the length of s3.secret_key.
+	MaxS3SecretKey = 256
 )
 
 // Config is zstor's configuration. Field comments name the TOML key; see the
@@ -100,6 +125,7 @@ type Config struct {
 	WriteQuorum int       // write_quorum: acknowledged shards per block
 	Placement   Placement // [placement]
 	Repair      Repair    // [repair]
+	S3          S3        // [s3]
 
 	// Legacy holds 0-stor keys zstor accepts but does not use.
 	Legacy Legacy
@@ -169,6 +195,18 @@ type Repair struct {
 	ScrubInterval time.Duration // scrub_interval
 	AuditInterval time.Duration // audit_interval: 0 disables audits
 	Workers       int           // workers
+}
+
+// S3 is [s3]: the S3 gateway (`zstor s3`, or the daemon when Listen is
+// set). Its credentials are those of Config.S3Credentials, where the
+// environment overrides AccessKey and SecretKey.
+type S3 struct {
+	Listen        string        // listen: host:port; "" = the daemon does not serve S3
+	AccessKey     string        // access_key
+	SecretKey     string        // secret_key (secret)
+	Region        string        // region, default DefaultS3Region
+	UploadExpiry  time.Duration // upload_expiry: abandoned multipart uploads are aborted after this
+	AnonymousRead bool          // anonymous_read: unsigned requests may read
 }
 
 // DefaultRepair is [repair] with every key at its default.
@@ -270,6 +308,12 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.MetaDir == "" {
 		c.MetaDir = DefaultMetaDir()
+	}
+	if c.S3.Region == "" {
+		c.S3.Region = DefaultS3Region
+	}
+	if c.S3.UploadExpiry == 0 {
+		c.S3.UploadExpiry = DefaultS3UploadExpiry
 	}
 }
 

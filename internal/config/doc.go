@@ -10,8 +10,9 @@
 // file. ReadFile does the same without validating; Parse decodes bytes and
 // applies the defaults (EnsureDefaults), leaving paths as they are. Validate
 // reports every problem at once (errors.Join of *FieldError, each naming its
-// key, such as "groups[1].backends[0].address"; 0-based indexes). All of these
-// errors match ErrInvalid.
+// key, such as "groups[1].backends[0].address"; 0-based indexes); from Load,
+// a problem with a key set on one line of the file names that line too. All
+// of these errors match ErrInvalid.
 //
 // A key zstor does not know is an error (ErrUnknownKey) naming the key and its
 // line: a typo is never silently ignored. Keys are lower case; label names are
@@ -143,6 +144,31 @@
 // Validate checks the bounds. Marshal writes the keys that differ from their
 // defaults, and no [repair] when none does.
 //
+// # [s3] (zstor): the S3 gateway
+//
+// `zstor s3` runs the daemon with an S3-compatible gateway over the store;
+// `zstor monitor` runs it too when listen is set. Every key is optional.
+//
+//	listen          host:port  address of the gateway ("127.0.0.1:9000"; ":9000" is every
+//	                           interface, IPv6 as "[::1]:9000", port 0 any free port).
+//	                           Default "": the daemon does not serve S3; `zstor s3` then
+//	                           listens on --listen, else DefaultS3Listen (127.0.0.1:9000)
+//	access_key      string     access key id of the one user: 3 to 128 letters, digits
+//	                           and - _ . @ +
+//	secret_key      string     its secret key (secret): at least 8 characters
+//	region          string     region the gateway answers for and expects in signatures;
+//	                           default "us-east-1"
+//	upload_expiry   duration   multipart uploads neither completed nor aborted are
+//	                           aborted after this; default "24h" (0 too), at least 1m
+//	anonymous_read  bool       unsigned requests may read (GET, HEAD, listings); writes
+//	                           always need a signature; default false
+//
+// The environment variables ZSTOR_S3_ACCESS_KEY and ZSTOR_S3_SECRET_KEY
+// override access_key and secret_key, each its own (Config.S3Credentials).
+// access_key without secret_key, or the reverse, is an error. The gateway
+// needs credentials unless anonymous_read is set. Marshal writes the keys
+// that differ from their defaults, and no [s3] when none does.
+//
 // # 0-stor keys accepted and ignored
 //
 // zdb_index_dir_path, zdbfs_mountpoint, pid_file, network, identity_name,
@@ -153,10 +179,10 @@
 //
 // # Secrets
 //
-// The master key, the metadata key and the backend passwords never appear in
-// fmt output (any verb, %v, %+v and %#v included), String, or JSON of Config,
-// Encryption and Backend: they read "***". Errors never quote a key. Marshal
-// writes the keys and passwords (the file is where they live); WriteFile
-// replaces the file atomically with mode 0600. Local generates the file of a
-// throwaway local deployment.
+// The master key, the metadata key, the backend passwords and the S3 secret
+// key never appear in fmt output (any verb, %v, %+v and %#v included),
+// String, or JSON of Config, Encryption, Backend and S3: they read "***".
+// Errors never quote a key. Marshal writes the keys and passwords (the file
+// is where they live); WriteFile replaces the file atomically with mode
+// 0600. Local generates the file of a throwaway local deployment.
 package config

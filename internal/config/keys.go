@@ -5,6 +5,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -127,4 +128,69 @@ func readKeyFile(path string) ([32]byte, error) {
 		return k, nil
 	}
 	return k, fmt.Errorf("%s: must hold 64 hexadecimal characters or 32 raw bytes", path)
+}
+
+// S3Credentials are the S3 gateway's access key and secret key: each from
+// its environment variable ($ZSTOR_S3_ACCESS_KEY, $ZSTOR_S3_SECRET_KEY)
+// when that is set, else from [s3]. Two empty strings and no error: no
+// credentials are configured. One without the other, an access key that
+// cannot be one, or a secret key shorter than MinS3SecretKey is an error
+// naming the key or the variable it came from. Errors never contain the
+// secret key.
+func (c *Config) S3Credentials() (accessKey, secretKey string, err error) {
+	ak, akName := c.S3.AccessKey, "s3.access_key"
+	if v := os.Getenv(EnvS3AccessKey); v != "" {
+		ak, akName = v, "$"+EnvS3AccessKey
+	}
+	sk, skName := c.S3.SecretKey, "s3.secret_key"
+	if v := os.Getenv(EnvS3SecretKey); v != "" {
+		sk, skName = v, "$"+EnvS3SecretKey
+	}
+	switch {
+	case ak == "" && sk == "":
+		return "", "", nil
+	case sk == "":
+		return "", "", fieldErr(akName, "set without a secret key: set s3.secret_key (or $%s) too", EnvS3SecretKey)
+	case ak == "":
+		return "", "", fieldErr(skName, "set without an access key: set s3.access_key (or $%s) too", EnvS3AccessKey)
+	}
+	if err := checkAccessKey(ak); err != nil {
+		return "", "", fieldErr(akName, "%v", err)
+	}
+	if err := checkSecretKey(sk); err != nil {
+		return "", "", fieldErr(skName, "%v", err)
+	}
+	return ak, sk, nil
+}
+
+// checkAccessKey: an access key goes into every signature's credential
+// ("AKID/date/region/s3/aws4_request"): letters, digits and - _ . @ +.
+func checkAccessKey(k string) error {
+	if len(k) < MinS3AccessKey || len(k) > MaxS3AccessKey {
+		return fmt.Errorf("%d characters: must be %d to %d", len(k), MinS3AccessKey, MaxS3AccessKey)
+	}
+	for _, r := range k {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '-' || r == '_' || r == '.' || r == '@' || r == '+'
+		if !ok {
+			return fmt.Errorf("%q: only letters, digits and - _ . @ + are allowed", k)
+		}
+	}
+	return nil
+}
+
+// checkSecretKey checks a secret key without quoting it.
+func checkSecretKey(k string) error {
+	if len(k) < MinS3SecretKey {
+		return fmt.Errorf("too short: %d characters, at least %d are needed", len(k), MinS3SecretKey)
+	}
+	if len(k) > MaxS3SecretKey {
+		return fmt.Errorf("too long: %d characters, at most %d", len(k), MaxS3SecretKey)
+	}
+	for _, r := range k {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("contains a space or a control character (a newline from a file?)")
+		}
+	}
+	return nil
 }

@@ -10,10 +10,12 @@ import (
 )
 
 // Marshal encodes the configuration as TOML that Parse reads back to the same
-// Config. Of [repair] it writes the keys that differ from their defaults,
-// and no [repair] when none does. It writes the key in clear (the file is the key's home: keep it
-// mode 0600, as WriteFile does); a key taken from $ZSTOR_KEY is not part of
-// Config and is not written.
+// Config. Of [repair] and [s3] it writes the keys that differ from their
+// defaults, and no table when none does. It writes the key and the S3
+// secret key in clear (the file is their home: keep it mode 0600, as
+// WriteFile does); keys taken from the environment ($ZSTOR_KEY,
+// $ZSTOR_S3_ACCESS_KEY, $ZSTOR_S3_SECRET_KEY) are not part of Config and
+// are not written.
 func (c *Config) Marshal() ([]byte, error) {
 	k, n := c.MinimalShards, c.ExpectedShards
 	r := rawConfig{
@@ -56,6 +58,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		r.Placement = &rawPlacement{Pin: c.Placement.Pin, Exclude: c.Placement.Exclude}
 	}
 	r.Repair = fromRepair(c.Repair)
+	r.S3 = fromS3(c.S3)
 	for _, g := range c.Groups {
 		r.Groups = append(r.Groups, rawGroup{Name: g.Name, Labels: fromLabels(g.Labels), Backends: fromBackends(g.Backends)})
 	}
@@ -95,6 +98,29 @@ func fromRepair(r Repair) *rawRepair {
 		ScrubInterval: unlessDefault(duration(r.ScrubInterval), duration(d.ScrubInterval)),
 		AuditInterval: unlessDefault(duration(r.AuditInterval), duration(d.AuditInterval)),
 		Workers:       unlessDefault(r.Workers, d.Workers),
+	}
+}
+
+// fromS3 is [s3] with the keys that differ from their defaults; nil, no
+// table, when none does. An empty region and a zero upload_expiry are the
+// defaults, as Parse reads them.
+func fromS3(s S3) *rawS3 {
+	if s.Region == DefaultS3Region {
+		s.Region = ""
+	}
+	if s.UploadExpiry == DefaultS3UploadExpiry {
+		s.UploadExpiry = 0
+	}
+	if s == (S3{}) {
+		return nil
+	}
+	return &rawS3{
+		Listen:        s.Listen,
+		AccessKey:     s.AccessKey,
+		SecretKey:     s.SecretKey,
+		Region:        s.Region,
+		UploadExpiry:  unlessDefault(duration(s.UploadExpiry), 0),
+		AnonymousRead: s.AnonymousRead,
 	}
 }
 

@@ -48,6 +48,7 @@ type rawConfig struct {
 	Meta        *rawMeta        `toml:"meta"`
 	Placement   *rawPlacement   `toml:"placement"`
 	Repair      *rawRepair      `toml:"repair"`
+	S3          *rawS3          `toml:"s3"`
 	Groups      []rawGroup      `toml:"groups"`
 }
 
@@ -90,6 +91,16 @@ type rawRepair struct {
 	ScrubInterval *duration `toml:"scrub_interval"`
 	AuditInterval *duration `toml:"audit_interval"`
 	Workers       *int      `toml:"workers"`
+}
+
+// rawS3 is [s3]; an absent region or upload_expiry takes its default.
+type rawS3 struct {
+	Listen        string    `toml:"listen,omitempty"`
+	AccessKey     string    `toml:"access_key,omitempty"`
+	SecretKey     string    `toml:"secret_key,omitempty"`
+	Region        string    `toml:"region,omitempty"`
+	UploadExpiry  *duration `toml:"upload_expiry"`
+	AnonymousRead bool      `toml:"anonymous_read,omitempty"`
 }
 
 type rawGroup struct {
@@ -180,32 +191,59 @@ func Parse(data []byte) (*Config, error) {
 // ReadFile reads and parses the file at path, resolving relative paths in it
 // against the file's directory, without validating. Errors name the file.
 func ReadFile(path string) (*Config, error) {
+	c, _, err := readFile(path)
+	return c, err
+}
+
+func readFile(path string) (*Config, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	base, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c, err := parse(data, base)
 	if err != nil {
+		return nil, nil, &fileError{path: path, err: err}
+	}
+	return c, data, nil
+}
+
+// Load reads, parses and validates the file at path. Relative paths in the
+// file resolve against the file's directory. Every error names the file,
+// and a problem with a key set on one line of the file names that line.
+func Load(path string) (*Config, error) {
+	c, data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		addLines(err, keyLines(data))
 		return nil, &fileError{path: path, err: err}
 	}
 	return c, nil
 }
 
-// Load reads, parses and validates the file at path. Relative paths in the
-// file resolve against the file's directory. Every error names the file.
-func Load(path string) (*Config, error) {
-	c, err := ReadFile(path)
-	if err != nil {
-		return nil, err
+// addLines gives the FieldErrors of err that have no line the line of
+// their key, when the key is a plain dotted path ("s3.secret_key", not
+// "groups[1].name") set on exactly one line.
+func addLines(err error, lines map[string][]int) {
+	switch e := err.(type) {
+	case *FieldError:
+		if l := lines[e.Key]; e.Line == 0 && len(l) == 1 {
+			e.Line = l[0]
+		}
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			addLines(x, lines)
+		}
+	case interface{ Unwrap() error }:
+		if x := e.Unwrap(); x != nil {
+			addLines(x, lines)
+		}
 	}
-	if err := c.Validate(); err != nil {
-		return nil, &fileError{path: path, err: err}
-	}
-	return c, nil
 }
 
 func parse(data []byte, base string) (*Config, error) {
@@ -449,6 +487,18 @@ func (r *rawConfig) toConfig(base string) (*Config, error) {
 		c.Placement = Placement{Pin: r.Placement.Pin, Exclude: r.Placement.Exclude}
 	}
 	c.Repair = r.Repair.toRepair()
+	if r.S3 != nil {
+		c.S3 = S3{
+			Listen:        r.S3.Listen,
+			AccessKey:     r.S3.AccessKey,
+			SecretKey:     r.S3.SecretKey,
+			Region:        r.S3.Region,
+			AnonymousRead: r.S3.AnonymousRead,
+		}
+		if r.S3.UploadExpiry != nil {
+			c.S3.UploadExpiry = time.Duration(*r.S3.UploadExpiry)
+		}
+	}
 	for _, g := range r.Groups {
 		c.Groups = append(c.Groups, Group{Name: g.Name, Labels: toLabels(g.Labels), Backends: toBackends(g.Backends)})
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Redacted replaces secrets in every printed form of Config, Encryption and
-// Backend.
+// Redacted replaces secrets in every printed form of Config, Encryption,
+// Backend and S3.
 const Redacted = "***"
 
 func redact(s string) string {
@@ -91,6 +91,43 @@ func (b Backend) GoString() string {
 // Format keeps the password out of every fmt verb.
 func (b Backend) Format(f fmt.State, verb rune) { format(f, verb, b.String(), b.GoString()) }
 
+// String describes [s3] with the secret key redacted.
+func (s S3) String() string {
+	var b strings.Builder
+	listen := s.Listen
+	if listen == "" {
+		listen = "none"
+	}
+	fmt.Fprintf(&b, "listen=%s", listen)
+	if s.AccessKey != "" {
+		fmt.Fprintf(&b, " access_key=%s", s.AccessKey)
+	}
+	if s.SecretKey != "" {
+		b.WriteString(" secret_key=" + Redacted)
+	}
+	fmt.Fprintf(&b, " region=%s upload_expiry=%s anonymous_read=%t", s.Region, formatDuration(s.UploadExpiry), s.AnonymousRead)
+	return b.String()
+}
+
+type s3Plain S3
+
+// GoString is Go syntax with the secret key redacted.
+func (s S3) GoString() string {
+	p := s3Plain(s)
+	p.SecretKey = redact(p.SecretKey)
+	return strings.Replace(fmt.Sprintf("%#v", p), "config.s3Plain", "config.S3", 1)
+}
+
+// Format keeps the secret key out of every fmt verb.
+func (s S3) Format(f fmt.State, verb rune) { format(f, verb, s.String(), s.GoString()) }
+
+// MarshalJSON keeps the secret key out of JSON.
+func (s S3) MarshalJSON() ([]byte, error) {
+	p := s3Plain(s)
+	p.SecretKey = redact(p.SecretKey)
+	return json.Marshal(p)
+}
+
 func labelString(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
@@ -100,8 +137,8 @@ func labelString(m map[string]string) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// String is a human summary of the configuration; keys and passwords are
-// redacted.
+// String is a human summary of the configuration; keys, passwords and the
+// S3 secret key are redacted.
 func (c Config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shards: minimal_shards=%d expected_shards=%d (k=%d m=%d) write_quorum=%d redundant_groups=%d redundant_nodes=%d\n",
@@ -138,6 +175,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "repair: terminal_after=%s probe_interval=%s rate=%s idle_rate=%s scrub_rate=%s scrub_interval=%s audit_interval=%s workers=%d\n",
 		formatDuration(r.TerminalAfter), formatDuration(r.ProbeInterval), rateString(r.Rate, "unlimited"), rateString(r.IdleRate, "unlimited"),
 		rateString(r.ScrubRate, "off"), formatDuration(r.ScrubInterval), offIfZero(r.AuditInterval), r.Workers)
+	fmt.Fprintf(&b, "s3: %s\n", c.S3.String())
 	for _, kv := range [][2]string{{"root", c.Root}, {"socket", c.Socket}, {"zdb_data_dir_path", c.ZdbDataDirPath}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
@@ -169,8 +207,8 @@ func offIfZero(d time.Duration) string {
 
 type configPlain Config
 
-// GoString is Go syntax; the nested Encryption and Backend values print
-// with their secrets redacted.
+// GoString is Go syntax; the nested Encryption, Backend and S3 values
+// print with their secrets redacted.
 func (c Config) GoString() string {
 	return strings.Replace(fmt.Sprintf("%#v", configPlain(c)), "config.configPlain", "config.Config", 1)
 }

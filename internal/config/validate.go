@@ -30,6 +30,7 @@ func (c *Config) Validate() error {
 	c.validateEncryption(&p)
 	c.validateMeta(&p)
 	c.validateRepair(&p)
+	c.validateS3(&p)
 
 	switch c.Compression.Algorithm {
 	case "zstd", "snappy", "none":
@@ -242,6 +243,58 @@ func (c *Config) validateRepair(p *problems) {
 	}
 }
 
+func (c *Config) validateS3(p *problems) {
+	s := c.S3
+	if s.Listen != "" {
+		if err := CheckListen(s.Listen); err != nil {
+			p.add("s3.listen", "%v", err)
+		}
+	}
+	if err := checkRegion(s.Region); err != nil {
+		p.add("s3.region", "%v", err)
+	}
+	if d := s.UploadExpiry; d < MinS3UploadExpiry {
+		p.add("s3.upload_expiry", "%s is below the minimum of %s", formatDuration(d), formatDuration(MinS3UploadExpiry))
+	}
+	if _, _, err := c.S3Credentials(); err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// CheckListen checks a TCP listen address, host:port: the host may be
+// empty (every interface), a name or an IP address (IPv6 in brackets); the
+// port is from 0 (any free port) to 65535.
+func CheckListen(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \"127.0.0.1:9000\", \":9000\" for every interface, IPv6 as \"[::1]:9000\")", a)
+	}
+	if pn, err := strconv.Atoi(port); err != nil || pn < 0 || pn > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", a, port)
+	}
+	if host == "" {
+		return nil
+	}
+	return checkHost(a, host)
+}
+
+// checkRegion: a region goes into every signature's scope
+// ("date/region/s3/aws4_request"): letters, digits, '-' and '_'.
+func checkRegion(r string) error {
+	if r == "" {
+		return errors.New("empty")
+	}
+	if len(r) > 64 {
+		return errors.New("longer than 64 characters")
+	}
+	for _, c := range r {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%q: only letters, digits, '-' and '_' (e.g. %q)", r, DefaultS3Region)
+		}
+	}
+	return nil
+}
+
 // checkAddress accepts host:port (IPv6 in brackets) and absolute unix socket
 // paths.
 func checkAddress(a string) error {
@@ -264,6 +317,12 @@ func checkAddress(a string) error {
 	if host == "" {
 		return fmt.Errorf("%q: missing host", a)
 	}
+	return checkHost(a, host)
+}
+
+// checkHost checks the host part of the address a: a name, an IPv4 or an
+// IPv6 address.
+func checkHost(a, host string) error {
 	if strings.Contains(host, ":") {
 		if _, err := netip.ParseAddr(host); err != nil {
 			return fmt.Errorf("%q: %q is not an IPv6 address", a, host)

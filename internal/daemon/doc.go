@@ -1,7 +1,10 @@
 // Package daemon is zstor's monitor daemon and its local API: a store
 // opened once and served over HTTP/1.1 on a unix socket (mode 0600), so
 // that command-line calls and front ends share one process holding the
-// metadata store's lock.
+// metadata store's lock. Front ends that serve on their own (the S3
+// gateway) run inside the daemon instead, on its client:
+// MonitorOptions.Services. This package does not import them; the command
+// line wires them in.
 //
 // # API
 //

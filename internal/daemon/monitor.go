@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,30 @@ type MonitorOptions struct {
 	// HealthTTL is how long the metrics and the health check reuse one
 	// health picture; default DefaultHealthTTL, negative: never.
 	HealthTTL time.Duration
+	// Services are front ends served beside the socket on the daemon's
+	// client (the S3 gateway, for one): the client is the only opener of
+	// the metadata store, so they must share it. See Service.
+	Services []Service
+}
+
+// A Service is a front end the daemon runs on its client.
+//
+// Start is called once the client is open and the socket listens, before
+// Ready, with Monitor's context: it does what can fail at start (listen
+// on a port, check its settings) and returns serve, or nil when there is
+// nothing to serve. An error (or a panic) from Start stops Monitor, which
+// returns it. Then serve runs in its own goroutine until its context is
+// done, which happens when the daemon stops, before the client closes;
+// it should stop gracefully and return nil. A serve that returns an error
+// (or panics) earlier stops the daemon, and Monitor returns that error;
+// one that returns nil earlier just ends.
+// Once Start succeeded, serve is always called, with a context already
+// done if the daemon does not get to serve, so that it can release what
+// Start took.
+type Service struct {
+	// Name names the service in logs and errors ("s3 gateway").
+	Name  string
+	Start func(ctx context.Context, c *zstor.Client) (serve func(ctx context.Context) error, err error)
 }
 
 func (o *MonitorOptions) ensureDefaults() {
@@ -75,11 +100,12 @@ func (o *MonitorOptions) ensureDefaults() {
 // Monitor is the daemon (`zstor monitor`): it opens cfg's store, starts
 // its self-healing (probes, repair, scrub, audits), serves it on
 // cfg.Socket, serves Prometheus metrics and the health check on
-// 127.0.0.1:prometheus_port when that is set, runs the orphan sweep
-// periodically, reloads opts.ConfigFile on SIGHUP and SIGUSR1, and stops
-// when ctx is done: it stops accepting, lets requests in flight finish,
+// 127.0.0.1:prometheus_port when that is set, runs opts.Services on its
+// client, runs the orphan sweep periodically, reloads opts.ConfigFile on
+// SIGHUP and SIGUSR1, and stops when ctx is done (or a service fails): it
+// stops accepting, lets requests in flight finish, stops the services,
 // then closes the store. It refuses to start when another daemon answers
-// on the socket (ErrRunning).
+// on the socket (ErrRunning), before any service starts.
 func Monitor(ctx context.Context, cfg *config.Config, opts MonitorOptions) error {
 	opts.ensureDefaults()
 	log := opts.Logger
@@ -131,6 +157,49 @@ func Monitor(ctx context.Context, cfg *config.Config, opts MonitorOptions) error
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 
+	// Canceled when ctx is, or when a service fails: it stops the socket
+	// server and the services.
+	sctx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	svcs, err := startServices(ctx, c, opts.Services, log)
+	if err != nil {
+		ln.Close()
+		if metricsSrv != nil {
+			metricsSrv.Close()
+			mwg.Wait()
+		}
+		return err
+	}
+	var (
+		swg    sync.WaitGroup
+		svcMu  sync.Mutex
+		svcErr error // the first service that failed
+	)
+	for _, sv := range svcs {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			err := sv.run(sctx)
+			if err == nil {
+				if sctx.Err() == nil {
+					log.Info("service stopped", "service", sv.name)
+				}
+				return
+			}
+			if sctx.Err() != nil {
+				log.Warn("service stopped with an error", "service", sv.name, "err", err)
+				return
+			}
+			log.Error("service failed; the daemon stops", "service", sv.name, "err", err)
+			svcMu.Lock()
+			if svcErr == nil {
+				svcErr = err
+			}
+			svcMu.Unlock()
+			stopServing()
+		}()
+	}
+
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	// Registered before Ready, so that a reload signal sent once the
@@ -166,8 +235,13 @@ func Monitor(ctx context.Context, cfg *config.Config, opts MonitorOptions) error
 		opts.Ready()
 	}
 	srv := NewServer(served, ServerOptions{Logger: log, ShutdownTimeout: opts.ShutdownTimeout, Version: opts.Version, Health: hc})
-	err = srv.Serve(ctx, ln)
+	err = srv.Serve(sctx, ln)
 	log.Info("daemon stopping")
+	stopServing()
+	swg.Wait()
+	if svcErr != nil {
+		err = svcErr
+	}
 	stopBG()
 	wg.Wait()
 	if metricsSrv != nil {
@@ -180,6 +254,67 @@ func Monitor(ctx context.Context, cfg *config.Config, opts MonitorOptions) error
 		err = fmt.Errorf("daemon: close store: %w", cerr)
 	}
 	return err
+}
+
+// startedService is a Service whose Start succeeded.
+type startedService struct {
+	name  string
+	serve func(ctx context.Context) error
+	log   *slog.Logger
+}
+
+// run is serve, with a panic turned into an error (and its stack logged):
+// the daemon then stops cleanly, closing the store.
+func (s startedService) run(ctx context.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("service panicked", "service", s.name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("daemon: service %s panicked: %v", s.name, p)
+		}
+	}()
+	return s.serve(ctx)
+}
+
+// startServices calls Start of every service in order. If one fails, the
+// services started before it are served with a canceled context, so they
+// release what they hold, and the error is returned.
+func startServices(ctx context.Context, c *zstor.Client, svcs []Service, log *slog.Logger) ([]startedService, error) {
+	var started []startedService
+	for _, sv := range svcs {
+		name := sv.Name
+		if name == "" {
+			name = "service"
+		}
+		serve, err := startService(ctx, c, sv, name, log)
+		if err != nil {
+			done, cancel := context.WithCancel(context.Background())
+			cancel()
+			for _, s := range started {
+				if err := s.run(done); err != nil {
+					log.Warn("service stopped with an error", "service", s.name, "err", err)
+				}
+			}
+			return nil, err
+		}
+		if serve != nil {
+			started = append(started, startedService{name: name, serve: serve, log: log})
+		}
+	}
+	return started, nil
+}
+
+// startService is sv.Start, with a panic turned into an error.
+func startService(ctx context.Context, c *zstor.Client, sv Service, name string, log *slog.Logger) (serve func(context.Context) error, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("service panicked at start", "service", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			serve, err = nil, fmt.Errorf("daemon: service %s panicked at start: %v", name, p)
+		}
+	}()
+	if sv.Start == nil {
+		return nil, nil
+	}
+	return sv.Start(ctx, c)
 }
 
 func sweepLoop(ctx context.Context, st Store, opts MonitorOptions, log *slog.Logger) {
@@ -250,7 +385,8 @@ func (r *reloader) reload(ctx context.Context) (zstor.ReloadReport, error) {
 
 // restartOnly names the keys that differ between the running
 // configuration and a new one but only take effect at a restart: the
-// daemon's socket and metrics port, and the metadata directory.
+// daemon's socket and metrics port, the metadata directory, and [s3] (the
+// services read it at start).
 func restartOnly(old, cfg *config.Config) []string {
 	var keys []string
 	if old.Socket != cfg.Socket {
@@ -261,6 +397,22 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if old.MetaDir != cfg.MetaDir {
 		keys = append(keys, "meta_dir")
+	}
+	o, n := old.S3, cfg.S3
+	for _, k := range []struct {
+		name    string
+		changed bool
+	}{
+		{"s3.listen", o.Listen != n.Listen},
+		{"s3.access_key", o.AccessKey != n.AccessKey},
+		{"s3.secret_key", o.SecretKey != n.SecretKey},
+		{"s3.region", o.Region != n.Region},
+		{"s3.upload_expiry", o.UploadExpiry != n.UploadExpiry},
+		{"s3.anonymous_read", o.AnonymousRead != n.AnonymousRead},
+	} {
+		if k.changed {
+			keys = append(keys, k.name)
+		}
 	}
 	return keys
 }

@@ -3,11 +3,16 @@
 // in-process), a generated zstor configuration, and the daemon serving it
 // on a unix socket. The first start picks free ports and records them in
 // DIR/zstor.toml; later starts reuse the file, the ports and the data.
+// The configuration has an [s3] section: the S3 gateway's address
+// (127.0.0.1:9000 unless Options.S3 says otherwise) and generated
+// credentials; the caller adds the gateway to the daemon
+// (Options.Monitor.Services), this package does not know it.
 //
 // Layout of DIR:
 //
 //	.lock            held while the deployment runs
-//	zstor.toml       the configuration (mode 0600: it holds the master key)
+//	zstor.toml       the configuration (mode 0600: it holds the master key
+//	                 and the S3 secret key)
 //	zstor.sock       the daemon's socket
 //	meta/            the metadata store
 //	zdb/<i>/data     backend i's data files
@@ -57,7 +62,13 @@ type Options struct {
 	// BasePort, when set, puts backend i on port BasePort+i; otherwise
 	// free ports are picked.
 	BasePort int
-	Logger   *slog.Logger
+	// S3 sets the S3 gateway's address, [s3] listen: nil keeps the
+	// configuration's (config.DefaultS3Listen in a new one); "" turns
+	// the gateway off; an address moves it. An existing configuration is
+	// rewritten when this changes it, and gets credentials when it has
+	// none and the gateway is on; the credentials it has are kept.
+	S3     *string
+	Logger *slog.Logger
 	// Monitor tunes the daemon (its Logger defaults to Logger).
 	Monitor daemon.MonitorOptions
 	// Ready is called once the backends and the daemon serve.
@@ -126,6 +137,9 @@ func Run(ctx context.Context, opts Options) error {
 		if ports, err = localPorts(cfg); err != nil {
 			return fmt.Errorf("up: %s: %w", dep.ConfigPath, err)
 		}
+		if cfg, err = updateS3(dep.ConfigPath, cfg, opts.S3, log); err != nil {
+			return fmt.Errorf("up: %w", err)
+		}
 	case errors.Is(err, fs.ErrNotExist):
 		if opts.Backends < 1 || opts.Groups < 1 || opts.Groups > opts.Backends {
 			return fmt.Errorf("up: %d backends in %d groups: need at least one backend per group", opts.Backends, opts.Groups)
@@ -193,6 +207,9 @@ func Run(ctx context.Context, opts Options) error {
 		// given up on after a minute, not 0-stor's 15.
 		gen.Repair = config.DefaultRepair()
 		gen.Repair.TerminalAfter = localTerminalAfter
+		if opts.S3 != nil {
+			gen.S3.Listen = *opts.S3 // config.Local wrote the credentials
+		}
 		if err := config.WriteFile(dep.ConfigPath, gen); err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
@@ -216,6 +233,37 @@ func Run(ctx context.Context, opts Options) error {
 	err = daemon.Monitor(ctx, cfg, mopts)
 	log.Info("stopping the backends")
 	return err
+}
+
+// updateS3 applies listen (nil: no change) to the [s3] of a configuration
+// made by Run, gives it credentials when the gateway is on and it has
+// none, and rewrites the file when that changed anything. The file's
+// other keys are kept (Run made it: every key is explicit in it).
+func updateS3(path string, cfg *config.Config, listen *string, log *slog.Logger) (*config.Config, error) {
+	s := cfg.S3
+	if listen != nil {
+		s.Listen = *listen
+	}
+	if s.Listen != "" && s.AccessKey == "" && s.SecretKey == "" {
+		ak, sk, err := config.NewS3Credentials()
+		if err != nil {
+			return nil, err
+		}
+		s.AccessKey, s.SecretKey = ak, sk
+	}
+	if s == cfg.S3 {
+		return cfg, nil
+	}
+	cfg.S3 = s
+	if err := config.WriteFile(path, cfg); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("the rewritten configuration does not load: %w", err)
+	}
+	log.Info("configuration updated", "path", path, "s3.listen", s.Listen)
+	return cfg, nil
 }
 
 // localPorts returns the port of every data backend of a configuration

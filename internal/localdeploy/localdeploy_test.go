@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zerostor/zerostor/internal/cli"
+	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/daemon"
 	"github.com/zerostor/zerostor/internal/localdeploy"
 	"github.com/zerostor/zerostor/internal/testcluster"
@@ -124,7 +125,9 @@ func TestUpCommand(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Run(ctx, []string{"up", "--dir", dir}, cli.Env{Stdout: &out, Stderr: &errb})
+		// Without the S3 gateway: it would take the fixed port 9000
+		// (internal/cli tests `up` with it).
+		done <- cli.Run(ctx, []string{"up", "--dir", dir, "--s3", ""}, cli.Env{Stdout: &out, Stderr: &errb})
 	}()
 	cfg := filepath.Join(dir, "zstor.toml")
 	deadline := time.Now().Add(time.Minute)
@@ -139,7 +142,7 @@ func TestUpCommand(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, want := range []string{"24 zdb backends in 4 groups, 16+4 shards", "zstor -c " + cfg + " store -f FILE", "retrieve -f FILE", " list", " status"} {
+	for _, want := range []string{"24 zdb backends in 4 groups, 16+4 shards", "zstor -c " + cfg + " store -f FILE", "retrieve -f FILE", " list", " status", "The S3 gateway is off"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("up output lacks %q:\n%s", want, out.String())
 		}
@@ -160,6 +163,74 @@ func TestUpCommand(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("up did not stop")
+	}
+}
+
+// TestS3Config: the generated configuration has [s3] with generated
+// credentials, kept across restarts; Options.S3 moves or turns off the
+// gateway in the file, and gives credentials to a configuration without.
+func TestS3Config(t *testing.T) {
+	t.Setenv(config.EnvS3AccessKey, "")
+	t.Setenv(config.EnvS3SecretKey, "")
+	dir := testcluster.ShortDir(t)
+	opts := localdeploy.Options{Dir: dir, Backends: 3, Groups: 3, K: 2, M: 1}
+	d, stop := up(t, opts)
+	s := d.Config.S3
+	if s.Listen != config.DefaultS3Listen || len(s.AccessKey) != 20 || len(s.SecretKey) != 40 {
+		t.Fatalf("[s3] of a new deployment: %v", s)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	load := func() config.S3 {
+		t.Helper()
+		c, err := config.Load(d.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.S3
+	}
+	step := func(listen *string, want string) config.S3 {
+		t.Helper()
+		opts.S3 = listen
+		d, stop := up(t, opts)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		got := load()
+		if d.Config.S3 != got || got.Listen != want {
+			t.Errorf("S3 option %v: running with %v, file %v; want listen %q", listen, d.Config.S3, got, want)
+		}
+		if fi, err := os.Stat(d.ConfigPath); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("config file: %v, %v; want mode 0600", fi, err)
+		}
+		return got
+	}
+	off, moved := "", "127.0.0.1:9123"
+	for _, tc := range []struct {
+		listen *string
+		want   string
+	}{{nil, config.DefaultS3Listen}, {&moved, moved}, {nil, moved}, {&off, ""}, {nil, ""}} {
+		if got := step(tc.listen, tc.want); got.AccessKey != s.AccessKey || got.SecretKey != s.SecretKey {
+			t.Errorf("the credentials changed: %v, were %v", got, s)
+		}
+	}
+	// A configuration without credentials (an older zstor up's) gets
+	// them when the gateway is turned on, and only then.
+	c, err := config.Load(d.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.S3 = config.S3{}
+	if err := config.WriteFile(d.ConfigPath, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := step(nil, ""); got.AccessKey != "" || got.SecretKey != "" {
+		t.Errorf("credentials made for a gateway that is off: %v", got)
+	}
+	got := step(&moved, moved)
+	if len(got.AccessKey) != 20 || len(got.SecretKey) != 40 || got.AccessKey == s.AccessKey {
+		t.Errorf("[s3] turned on in an older configuration: %v", got)
 	}
 }
 

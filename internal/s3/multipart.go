@@ -145,6 +145,7 @@ func (s *Server) uploadPart(q *request) error {
 	if err != nil {
 		return err
 	}
+	defer body.Close()
 	info, err := s.putPart(ctx, u, n, body)
 	if err != nil {
 		return err
@@ -204,7 +205,8 @@ func (s *Server) uploadPartCopy(q *request) error {
 			return errEntityTooLarge
 		}
 	}
-	body := &bodyReader{r: rd, md5: md5.New(), size: length}
+	body := &bodyReader{r: rd, md5: newAsyncMD5(), size: length}
+	defer body.Close()
 	info, err := s.putPart(ctx, u, n, body)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -242,6 +241,7 @@ func (s *Server) putObject(q *request) error {
 	if err != nil {
 		return err
 	}
+	defer body.Close()
 	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
 	if err != nil {
 		return bodyError(err)
@@ -288,7 +288,7 @@ func bodyError(err error) error {
 // header when one is given; the MD5 becomes the ETag.
 type bodyReader struct {
 	r       io.Reader
-	md5     hash.Hash
+	md5     *asyncMD5
 	want    []byte // Content-MD5, or nil
 	size    int64  // bytes announced
 	n       int64
@@ -304,7 +304,7 @@ func newBodyReader(r *http.Request, limit int64) (*bodyReader, error) {
 	if size > limit {
 		return nil, errEntityTooLarge
 	}
-	b := &bodyReader{r: r.Body, md5: md5.New(), size: size}
+	b := &bodyReader{r: r.Body, md5: newAsyncMD5(), size: size}
 	if cm := r.Header.Get("Content-MD5"); cm != "" {
 		want, err := base64.StdEncoding.DecodeString(cm)
 		if err != nil || len(want) != md5.Size {
@@ -333,7 +333,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		if b.n != b.size {
 			return n, errIncompleteBody
 		}
-		if b.want != nil && string(b.md5.Sum(nil)) != string(b.want) {
+		if b.want != nil && string(b.md5.Sum()) != string(b.want) {
 			return n, errBadDigest
 		}
 		b.checked = true
@@ -348,12 +348,15 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close releases the MD5 goroutine.
+func (b *bodyReader) Close() { b.md5.Close() }
+
 // etagMeta is the FinalMeta of a put: the content's MD5 is its ETag.
 func (b *bodyReader) etagMeta() (map[string]string, error) {
 	if !b.checked {
 		return nil, errIncompleteBody
 	}
-	return map[string]string{"s3-etag": hex.EncodeToString(b.md5.Sum(nil))}, nil
+	return map[string]string{"s3-etag": hex.EncodeToString(b.md5.Sum())}, nil
 }
 
 func (s *Server) deleteObject(q *request) error {
@@ -523,7 +526,8 @@ func (s *Server) copyObject(q *request) error {
 	if perr != nil && !errors.Is(perr, errNoSuchKey) {
 		return perr
 	}
-	body := &bodyReader{r: rd, md5: md5.New(), size: src.Size}
+	body := &bodyReader{r: rd, md5: newAsyncMD5(), size: src.Size}
+	defer body.Close()
 	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
 	if err != nil {
 		return bodyError(err)

@@ -517,18 +517,69 @@ func (s *Server) openManifest(ctx context.Context, o objInfo, off, n int64) (io.
 	if err := json.Unmarshal(raw, &m); err != nil || len(raw) > maxManifest {
 		return nil, "", fmt.Errorf("s3: %s: damaged multipart manifest: %v", o.Key, err)
 	}
-	return &partsReader{s: s, ctx: ctx, m: m, off: off, left: n}, version, nil
+	pr, err := newPartsReader(ctx, s, m, off, n)
+	if err != nil {
+		return nil, "", err
+	}
+	return pr, version, nil
 }
 
-// partsReader streams a byte range of a multipart object, part by part.
+// partsReader streams a byte range of a multipart object, part by part,
+// with the next part opened while the current one is read: each part is a
+// zstor object whose pipeline would otherwise start cold at every part
+// boundary.
 type partsReader struct {
-	s    *Server
-	ctx  context.Context
-	m    manifest
-	i    int   // next part
-	off  int64 // offset within the remaining parts
-	left int64
-	cur  *zstor.Reader
+	s     *Server
+	ctx   context.Context
+	up    string
+	spans []partSpan // what is left to open
+	left  int64
+	cur   *zstor.Reader
+	ahead *zstor.Reader
+	aerr  error // opening ahead failed; reported when it is needed
+}
+
+// partSpan is the piece of one part a read covers.
+type partSpan struct {
+	part     manifestPart
+	off, len int64
+}
+
+func newPartsReader(ctx context.Context, s *Server, m manifest, off, n int64) (*partsReader, error) {
+	p := &partsReader{s: s, ctx: ctx, up: m.Upload, left: n}
+	rest := n
+	for _, mp := range m.Parts {
+		if rest == 0 {
+			break
+		}
+		if off >= mp.Size {
+			off -= mp.Size
+			continue
+		}
+		l := min(mp.Size-off, rest)
+		p.spans = append(p.spans, partSpan{part: mp, off: off, len: l})
+		rest -= l
+		off = 0
+	}
+	if rest > 0 {
+		return nil, fmt.Errorf("s3: upload %s: the manifest's parts end before its size", m.Upload)
+	}
+	return p, nil
+}
+
+// open opens the next span.
+func (p *partsReader) open() (*zstor.Reader, error) {
+	sp := p.spans[0]
+	p.spans = p.spans[1:]
+	rd, err := p.s.c.Get(p.ctx, partKey(p.up, sp.part.N), zstor.GetOptions{Offset: sp.off, Length: sp.len})
+	if err != nil {
+		return nil, fmt.Errorf("s3: part %d of upload %s: %w", sp.part.N, p.up, err)
+	}
+	if rd.Info().Version != sp.part.Version {
+		rd.Close()
+		return nil, fmt.Errorf("s3: part %d of upload %s changed after completion", sp.part.N, p.up)
+	}
+	return rd, nil
 }
 
 func (p *partsReader) Read(b []byte) (int, error) {
@@ -537,8 +588,22 @@ func (p *partsReader) Read(b []byte) (int, error) {
 			return 0, io.EOF
 		}
 		if p.cur == nil {
-			if err := p.next(); err != nil {
-				return 0, err
+			switch {
+			case p.ahead != nil:
+				p.cur, p.ahead = p.ahead, nil
+			case p.aerr != nil:
+				return 0, p.aerr
+			case len(p.spans) == 0:
+				return 0, io.ErrUnexpectedEOF
+			default:
+				rd, err := p.open()
+				if err != nil {
+					return 0, err
+				}
+				p.cur = rd
+			}
+			if len(p.spans) > 0 {
+				p.ahead, p.aerr = p.open()
 			}
 		}
 		n, err := p.cur.Read(b[:min(int64(len(b)), p.left)])
@@ -554,34 +619,12 @@ func (p *partsReader) Read(b []byte) (int, error) {
 	}
 }
 
-// next opens the part holding the next byte.
-func (p *partsReader) next() error {
-	for ; p.i < len(p.m.Parts); p.i++ {
-		mp := p.m.Parts[p.i]
-		if p.off >= mp.Size {
-			p.off -= mp.Size
-			continue
-		}
-		n := min(mp.Size-p.off, p.left)
-		rd, err := p.s.c.Get(p.ctx, partKey(p.m.Upload, mp.N), zstor.GetOptions{Offset: p.off, Length: n})
-		if err != nil {
-			return fmt.Errorf("s3: part %d of upload %s: %w", mp.N, p.m.Upload, err)
-		}
-		if rd.Info().Version != mp.Version {
-			rd.Close()
-			return fmt.Errorf("s3: part %d of upload %s changed after completion", mp.N, p.m.Upload)
-		}
-		p.cur, p.off = rd, 0
-		p.i++
-		return nil
-	}
-	return fmt.Errorf("s3: upload %s: the manifest's parts end before its size", p.m.Upload)
-}
-
 func (p *partsReader) Close() error {
-	if p.cur != nil {
-		p.cur.Close()
-		p.cur = nil
+	for _, rd := range []*zstor.Reader{p.cur, p.ahead} {
+		if rd != nil {
+			rd.Close()
+		}
 	}
+	p.cur, p.ahead = nil, nil
 	return nil
 }

@@ -55,13 +55,19 @@ type Result struct {
 // For aws-chunked payloads it also sets r.ContentLength (and the
 // Content-Length header) to x-amz-decoded-content-length, or -1 when that
 // header is absent, and strips "aws-chunked" from Content-Encoding, so that
-// the caller sees the object as the client meant it.
+// the caller sees the object as the client meant it. An empty aws-chunked
+// object is decoded and checked by Verify itself.
+//
+// The checks at the end of a body only happen when the caller reads it
+// until io.EOF (as io.Copy does): data read before an error must be
+// discarded, not stored.
 //
 // A request without any signature is anonymous: Verify returns
 // Result{Anonymous: true} and the caller decides; its body is still
 // checked or decoded as its x-amz-content-sha256 says.
 //
-// Errors are *Error, to be answered as S3 XML.
+// Errors are *Error, to be answered as S3 XML, except a failure to read an
+// empty streamed body (a dropped connection), returned as it is.
 func (v *Verifier) Verify(r *http.Request) (Result, error) {
 	if r.Body == nil {
 		r.Body = http.NoBody

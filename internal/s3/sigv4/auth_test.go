@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,4 +429,24 @@ func mustRequest(t testing.TB, method, u string, body []byte) *http.Request {
 		r.Body = http.NoBody
 	}
 	return r
+}
+
+func TestConcurrentVerify(t *testing.T) {
+	v := newVerifier()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				r := clientRequest(t, http.MethodGet, "k", nil, nil)
+				sign(t, r, emptyHash, testNow.Add(-time.Duration(i)*time.Second), testCreds, testRegion)
+				if _, err := v.Verify(toServer(t, r)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

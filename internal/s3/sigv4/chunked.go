@@ -232,18 +232,34 @@ func (c *chunkedReader) finish() error {
 		if err := c.readTrailer(); err != nil {
 			return err
 		}
+	} else {
+		// The final chunk's empty data is closed by a CRLF; a body that
+		// stops right after the signed final chunk has lost nothing.
+		line, err := c.readLine()
+		if err != nil && err != io.EOF {
+			return bodyErr(err, "after the final chunk")
+		}
+		if line != "" {
+			return errMalformedChunk("data after the final chunk")
+		}
+	}
+	return c.drain()
+}
+
+// drain reads the little that may follow the end of the aws-chunked
+// stream (minio-go sends an extra CRLF), so that net/http's body reaches
+// its end while the handler runs, as it expects of a body read to its end.
+// More than a line of it is not a stray line end but data that does not
+// belong to the object.
+func (c *chunkedReader) drain() error {
+	_, err := io.CopyN(io.Discard, c.src, maxChunkLine)
+	switch err {
+	case nil:
+		return errMalformedChunk("data after the final chunk")
+	case io.EOF:
 		return io.EOF
 	}
-	// The final chunk's empty data is closed by a CRLF; a body that stops
-	// right after the signed final chunk has lost nothing.
-	line, err := c.readLine()
-	if err != nil && err != io.EOF {
-		return bodyErr(err, "after the final chunk")
-	}
-	if line != "" {
-		return errMalformedChunk("data after the final chunk")
-	}
-	return io.EOF
+	return err
 }
 
 // readTrailer reads the trailer headers, checks the trailer signature and

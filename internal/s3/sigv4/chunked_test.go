@@ -482,3 +482,38 @@ func TestStreamingTrailerErrors(t *testing.T) {
 		})
 	}
 }
+
+// An empty streamed object is decoded by Verify itself: a caller seeing
+// ContentLength 0 may not read the body, and its final chunk and
+// trailer must still be checked.
+func TestStreamingEmptyObject(t *testing.T) {
+	empty := []byte{}
+	sr := streamingRequest(t, empty, streamingSigned, chunkOpts{}, nil)
+	body, _ := io.ReadAll(sr.Body)
+	body[bytes.Index(body, []byte("chunk-signature="))+len("chunk-signature=")] ^= 1
+	sr = streamingRequest(t, empty, streamingSigned, chunkOpts{}, nil)
+	sr.Body = io.NopCloser(bytes.NewReader(body))
+	if _, err := newVerifier().Verify(sr); s3Code(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("bad final chunk: %v", err)
+	}
+
+	wrong := [][2]string{{"x-amz-checksum-crc32", crc32Of([]byte("x"))}}
+	sr = streamingRequest(t, empty, streamingUnsignedTrailer, chunkOpts{trailers: wrong}, nil)
+	if _, err := newVerifier().Verify(sr); s3Code(err) != "BadDigest" {
+		t.Fatalf("bad checksum: %v", err)
+	}
+
+	right := [][2]string{{"x-amz-checksum-crc32", "AAAAAA=="}}
+	for _, minio := range []bool{false, true} {
+		sr = streamingRequest(t, empty, streamingSignedTrailer, chunkOpts{trailers: right, minio: minio}, nil)
+		if _, err := newVerifier().Verify(sr); err != nil {
+			t.Fatal(err)
+		}
+		if sr.ContentLength != 0 || sr.Trailer.Get("X-Amz-Checksum-Crc32") != "AAAAAA==" {
+			t.Fatalf("ContentLength %d, trailer %v", sr.ContentLength, sr.Trailer)
+		}
+		if n, err := sr.Body.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+			t.Fatalf("read %d, %v", n, err)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -162,12 +161,6 @@ func seedSignature(t testing.TB, r *http.Request) string {
 		t.Fatalf("no signature in %q", h)
 	}
 	return h[i+len("Signature="):]
-}
-
-// readAll reads the whole body, returning what was read and the error
-// that ended it (nil at a clean end).
-func readAll(r io.Reader) ([]byte, error) {
-	return io.ReadAll(r)
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }

@@ -77,15 +77,12 @@ func (v *Verifier) prepareAnonymousBody(r *http.Request) error {
 	case modeStreamingSigned, modeStreamingSignedTrailer, modeStreamingECDSA:
 		return errAccessDenied("A streaming signed payload requires a signed request.")
 	}
-	if err := prepareBody(r, &request{payload: vs[0], mode: mode}, nil); err != nil {
-		return err
-	}
-	return nil
+	return prepareBody(r, &request{payload: vs[0], mode: mode}, nil)
 }
 
 // prepareBody replaces r.Body with a reader that checks or decodes it as
 // the payload line of the (verified) request says. key signs the chunks.
-func prepareBody(r *http.Request, req *request, key []byte) *Error {
+func prepareBody(r *http.Request, req *request, key []byte) error {
 	switch req.mode {
 	case modeUnsigned:
 		return nil
@@ -125,7 +122,20 @@ func prepareBody(r *http.Request, req *request, key []byte) *Error {
 			r.Trailer = make(http.Header)
 		}
 	}
-	r.Body = newChunkedReader(r.Body, signer, trailer, names, decoded, r.Trailer)
+	c := newChunkedReader(r.Body, signer, trailer, names, decoded, r.Trailer)
+	r.Body = c
+	if decoded == 0 {
+		// An empty object still has a final chunk and perhaps a trailer
+		// to check, and a caller seeing ContentLength 0 may well not read
+		// the body. Nor would net/http, which skips discarding unread
+		// bodies of requests whose ContentLength is 0 and could then find
+		// those bytes in its way on a kept-alive connection. The framing
+		// of an empty body is small (bounded by the line and trailer
+		// limits), so decode it now.
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			return err
+		}
+	}
 
 	r.ContentLength = decoded
 	if decoded >= 0 {

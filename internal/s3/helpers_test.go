@@ -35,6 +35,7 @@ type gatewayOptions struct {
 	BlockSize      int
 	Anonymous      bool
 	UploadExpiry   time.Duration
+	IdleTimeout    time.Duration
 }
 
 // startGateway starts Backends zdb processes, a zstor client K+M over
@@ -63,6 +64,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		Region:         testRegion,
 		AllowAnonymous: o.Anonymous,
 		UploadExpiry:   o.UploadExpiry,
+		IdleTimeout:    o.IdleTimeout,
 		Logger:         log,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,7 +44,12 @@ type Options struct {
 	// being completed or aborted before the cleaner aborts it (24h when
 	// zero).
 	UploadExpiry time.Duration
-	Logger       *slog.Logger
+	// IdleTimeout is how long a transfer may stall (no byte read from the
+	// client or written to it) before the connection is cut, so that a
+	// client gone silent mid-upload does not hold it open forever (2
+	// minutes when zero).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Server serves the S3 API over a zstor.Client.
@@ -80,6 +86,9 @@ func New(c *zstor.Client, opts Options) (*Server, error) {
 	}
 	if opts.UploadExpiry <= 0 {
 		opts.UploadExpiry = 24 * time.Hour
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -177,8 +186,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // errAborted marks a failure after the response started.
 var errAborted = errors.New("s3: response aborted")
 
+// idleBody extends the connection's read deadline before every read.
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b idleBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	return b.ReadCloser.Read(p)
+}
+
+// idleWriter extends the connection's write deadline before every write.
+type idleWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w idleWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (s *Server) serve(q *request) error {
 	r := q.r
+	rc := http.NewResponseController(q.w)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = idleBody{r.Body, rc, s.opts.IdleTimeout}
+	}
+	q.w = idleWriter{q.w, rc, s.opts.IdleTimeout}
 	res, err := s.auth.Verify(r)
 	if err != nil {
 		return err

@@ -188,6 +188,7 @@ type topology struct {
 	params     codec.Params
 	blockSize  int
 	quorum     int
+	smallSize  int // objects up to this size are stored with k=1
 }
 
 func (c *Client) top() *topology { return c.topo.Load() }
@@ -206,6 +207,7 @@ func (c *Client) buildTopology(ctx context.Context, cfg *config.Config, old *top
 		return nil, fmt.Errorf("zstor: %w", err)
 	}
 	t.blockSize = int(cfg.BlockSize)
+	t.smallSize = int(cfg.SmallObjectSize)
 	t.quorum = cfg.WriteQuorum
 	t.policy = placement.Policy{K: cfg.K(), N: cfg.ExpectedShards, RedundantGroups: cfg.RedundantGroups, RedundantNodes: cfg.RedundantNodes}
 	for _, s := range cfg.Placement.Pin {

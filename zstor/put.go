@@ -279,6 +279,15 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 			readErr = fmt.Errorf("%w: object exceeds %d blocks", ErrInvalid, meta.MaxBlocks)
 			break
 		}
+		if idx == 0 && err != nil && n <= c.top().smallSize {
+			// The whole object is this one short block.
+			if serr := w.small(); serr != nil {
+				c.bufs.Put(bp)
+				<-sem
+				readErr = serr
+				break
+			}
+		}
 		plain := (*bp)[:n]
 		sum.Write(plain)
 		size += int64(n)
@@ -325,6 +334,24 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 	return nil
 }
 
+// small switches the object to 1+m: a small object as k slivers of a
+// few hundred bytes costs k requests to read and k+m to write, for
+// nothing; as copies it costs one read and m+1 writes, and m backends may
+// still be lost.
+func (w *writer) small() error {
+	if w.o.Params.K == 1 {
+		return nil
+	}
+	p := w.o.Params
+	p.K = 1
+	cdc, err := w.c.codec(p)
+	if err != nil {
+		return err
+	}
+	w.o.Params, w.cdc = p, cdc
+	return nil
+}
+
 // block encodes one block and writes its shards.
 func (w *writer) block(ctx context.Context, idx int, plain []byte, bp *[]byte) (meta.Block, error) {
 	shards, bm, err := w.cdc.Encode(w.dk, w.o.Salt, uint64(idx), plain)
@@ -349,7 +376,7 @@ func (w *writer) storeShards(ctx context.Context, idx int, shards [][]byte, bm c
 	for i := range blk.Shards {
 		blk.Shards[i].Backend = meta.NoBackend
 	}
-	targets, err := c.place(n)
+	targets, err := c.place(w.o.Params.K, n)
 	if err != nil {
 		return blk, err
 	}
@@ -431,12 +458,17 @@ collect:
 }
 
 func (w *writer) quorum(n int) int {
-	q := w.c.top().quorum
+	t := w.c.top()
+	q := t.quorum
 	if q <= 0 {
 		q = w.o.Params.K + 1
 		if w.o.Params.M == 0 {
 			q = w.o.Params.K
 		}
+	} else {
+		// write_quorum is for the config's k: keep its margin over k for
+		// objects of another k (small ones).
+		q = max(q-t.params.K+w.o.Params.K, w.o.Params.K)
 	}
 	return min(q, n)
 }
@@ -564,10 +596,10 @@ func (c *Client) deleteShardsLater(o *meta.Object) {
 // met with the healthy backends, down ones are included, and then full
 // ones: their shards are recorded missing and repaired later, which beats
 // failing the write.
-func (c *Client) place(n int) ([]*backend, error) {
+func (c *Client) place(k, n int) ([]*backend, error) {
 	t := c.top()
 	cands, p := c.candidatesNow(t)
-	p.N = n
+	p.K, p.N = k, n
 	c.rndMu.Lock()
 	defer c.rndMu.Unlock()
 	idx, err := placement.Select(p, cands, c.rnd)

@@ -15,6 +15,11 @@ const (
 	// MinBlockSize and MaxBlockSize bound block_size.
 	MinBlockSize ByteSize = 64 * KiB
 	MaxBlockSize ByteSize = 64 * MiB
+	// DefaultSmallObjectSize is small_object_size when the key is absent:
+	// objects up to this size are stored as 1+m copies.
+	DefaultSmallObjectSize ByteSize = 16 * KiB
+	// MaxSmallObjectSize bounds small_object_size.
+	MaxSmallObjectSize ByteSize = 1 * MiB
 	// MaxShards bounds expected_shards (Reed-Solomon over GF(2^8)).
 	MaxShards = 256
 	// DefaultNamespace is the 0-db namespace of a backend without one.
@@ -122,6 +127,11 @@ type Config struct {
 
 	MetaDir     string    // meta_dir: directory of the local metadata store
 	BlockSize   ByteSize  // block_size
+	// SmallObjectSize is small_object_size: an object of at most this
+	// many bytes is stored as 1+m copies (k=1: one read brings it back)
+	// instead of k+m slivers. 0 turns it off. A file without the key
+	// gets DefaultSmallObjectSize; a Config built in code has 0.
+	SmallObjectSize ByteSize
 	WriteQuorum int       // write_quorum: acknowledged shards per block
 	Placement   Placement // [placement]
 	Repair      Repair    // [repair]

@@ -49,6 +49,10 @@
 //	                                 of bytes or a string with a unit ("4MiB", "512KiB",
 //	                                 "4MB" = 4 000 000); default 4MiB, bounds 64KiB..64MiB;
 //	                                 0 means the default
+//	small_object_size     size       (zstor) objects of at most this size are stored as 1+m
+//	                                 copies (k=1) instead of k+m slivers: one read brings
+//	                                 one back, m backends may still be lost; default 16KiB,
+//	                                 0 turns it off, at most 1MiB
 //
 // # [encryption]
 //

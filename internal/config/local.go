@@ -35,12 +35,13 @@ func Local(dir string, addrs []string, groups int, k, m int) (*Config, error) {
 		return nil, fmt.Errorf("config: local: %w", err)
 	}
 	c := &Config{
-		MinimalShards:  k,
-		ExpectedShards: k + m,
-		Socket:         filepath.Join(abs, "zstor.sock"),
-		MetaDir:        filepath.Join(abs, "meta"),
-		Encryption:     Encryption{Algorithm: DefaultEncryption, Key: hex.EncodeToString(key[:])},
-		S3:             S3{Listen: DefaultS3Listen, AccessKey: ak, SecretKey: sk},
+		MinimalShards:   k,
+		ExpectedShards:  k + m,
+		Socket:          filepath.Join(abs, "zstor.sock"),
+		MetaDir:         filepath.Join(abs, "meta"),
+		Encryption:      Encryption{Algorithm: DefaultEncryption, Key: hex.EncodeToString(key[:])},
+		S3:              S3{Listen: DefaultS3Listen, AccessKey: ak, SecretKey: sk},
+		SmallObjectSize: DefaultSmallObjectSize,
 	}
 	per, extra := len(addrs)/groups, len(addrs)%groups
 	next := 0

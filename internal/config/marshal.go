@@ -43,6 +43,10 @@ func (c *Config) Marshal() ([]byte, error) {
 		bs := c.BlockSize
 		r.BlockSize = &bs
 	}
+	if c.SmallObjectSize != DefaultSmallObjectSize {
+		so := c.SmallObjectSize
+		r.SmallObject = &so
+	}
 	if c.Compression.Algorithm != "" {
 		r.Compression = &rawCompression{Algorithm: c.Compression.Algorithm}
 	}

@@ -41,6 +41,7 @@ type rawConfig struct {
 
 	MetaDir     string    `toml:"meta_dir,omitempty"`
 	BlockSize   *ByteSize `toml:"block_size"`
+	SmallObject *ByteSize `toml:"small_object_size"`
 	WriteQuorum int       `toml:"write_quorum,omitzero"`
 
 	Encryption  *rawEncryption  `toml:"encryption"`
@@ -466,6 +467,10 @@ func (r *rawConfig) toConfig(base string) (*Config, error) {
 	}
 	if r.BlockSize != nil {
 		c.BlockSize = *r.BlockSize
+	}
+	c.SmallObjectSize = DefaultSmallObjectSize
+	if r.SmallObject != nil {
+		c.SmallObjectSize = *r.SmallObject
 	}
 	if r.Encryption != nil {
 		c.Encryption = r.Encryption.toEncryption(base)

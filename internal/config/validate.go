@@ -42,6 +42,9 @@ func (c *Config) Validate() error {
 	if c.BlockSize < MinBlockSize || c.BlockSize > MaxBlockSize {
 		p.add("block_size", "%s is out of bounds (%s to %s)", c.BlockSize, MinBlockSize, MaxBlockSize)
 	}
+	if c.SmallObjectSize < 0 || c.SmallObjectSize > MaxSmallObjectSize {
+		p.add("small_object_size", "%s is out of bounds (0 to %s)", c.SmallObjectSize, MaxSmallObjectSize)
+	}
 	if c.MetaDir == "" {
 		p.add("meta_dir", "not set, and no default: set meta_dir, $%s or $HOME", EnvMetaDir)
 	}

@@ -76,6 +76,7 @@ type flags struct {
 	size, parSize      int64
 	par                int
 	small, smallSize   int
+	smallObject        int
 	workers            int
 	partThreads        int
 	backends, groups   int
@@ -98,6 +99,7 @@ func main() {
 	flag.IntVar(&f.par, "par", 16, "objects put (then read) in parallel")
 	flag.IntVar(&f.small, "small", 10000, "number of small objects")
 	flag.IntVar(&f.smallSize, "small-size", 4096, "size of the small objects")
+	flag.IntVar(&f.smallObject, "small-object-size", int(config.DefaultSmallObjectSize), "small_object_size: objects up to this size are stored as 1+m copies (0: off)")
 	flag.IntVar(&f.workers, "workers", 16, "concurrent clients for the small objects")
 	flag.IntVar(&f.partThreads, "part-threads", 0, "parts in flight for the large PUT (0: minio-go's default for a stream, one part after another)")
 	flag.IntVar(&f.backends, "backends", 20, "zdb backends")
@@ -233,6 +235,7 @@ func run(f flags) error {
 	var key [32]byte
 	rand.Read(key[:])
 	cfg := cl.ZstorConfig(f.k, f.m, filepath.Join(f.dir, "meta"), key)
+	cfg.SmallObjectSize = config.ByteSize(f.smallObject) // a config file's default
 	var logger *slog.Logger
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

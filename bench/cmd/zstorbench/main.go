@@ -53,6 +53,7 @@ func main() {
 	flag.IntVar(&zdbProcs, "zdb-gomaxprocs", 1, "GOMAXPROCS of each backend process (0: Go's default); 20 daemons on 2 cores context-switch less with 1")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of zstor here")
 	memcpyOnly := flag.Bool("memcpy-only", false, "print the memcpy rate and exit (run as a child, so its buffers do not count in the peak RSS)")
+	flag.IntVar(&smallObject, "small-object-size", int(config.DefaultSmallObjectSize), "small_object_size: objects up to this size are stored as 1+m copies (0: off)")
 	flag.Parse()
 	if *memcpyOnly {
 		fmt.Printf("%.0f\n", memcpyRate())
@@ -74,6 +75,7 @@ var (
 	parallelBlocks int
 	zdbProcs       int
 	verbose        bool
+	smallObject    int
 	cpuProfile     string
 )
 
@@ -118,6 +120,7 @@ func run(size int64, small, smallSize, clients, n, groups, k, m int, syncMode bo
 	var key [32]byte
 	rand.Read(key[:])
 	cfg := cl.ZstorConfig(k, m, filepath.Join(dir, "meta"), key)
+	cfg.SmallObjectSize = config.ByteSize(smallObject) // a config file's default
 	cfg.Groups[0].Backends[0].Address = proxy.Addr()
 	var logger *slog.Logger
 	if verbose {

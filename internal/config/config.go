@@ -125,17 +125,17 @@ type Config struct {
 	Meta        Meta        // [meta]
 	Groups      []Group     // [[groups]]
 
-	MetaDir     string    // meta_dir: directory of the local metadata store
-	BlockSize   ByteSize  // block_size
+	MetaDir   string   // meta_dir: directory of the local metadata store
+	BlockSize ByteSize // block_size
 	// SmallObjectSize is small_object_size: an object of at most this
 	// many bytes is stored as 1+m copies (k=1: one read brings it back)
 	// instead of k+m slivers. 0 turns it off. A file without the key
 	// gets DefaultSmallObjectSize; a Config built in code has 0.
 	SmallObjectSize ByteSize
-	WriteQuorum int       // write_quorum: acknowledged shards per block
-	Placement   Placement // [placement]
-	Repair      Repair    // [repair]
-	S3          S3        // [s3]
+	WriteQuorum     int       // write_quorum: acknowledged shards per block
+	Placement       Placement // [placement]
+	Repair          Repair    // [repair]
+	S3              S3        // [s3]
 
 	// Legacy holds 0-stor keys zstor accepts but does not use.
 	Legacy Legacy

@@ -27,41 +27,40 @@ func errf(code string, status int, format string, args ...any) *apiError {
 
 // The errors S3 clients know, with S3's messages.
 var (
-	errAccessDenied        = &apiError{"AccessDenied", "Access Denied.", http.StatusForbidden}
-	errNoSuchBucket        = &apiError{"NoSuchBucket", "The specified bucket does not exist.", http.StatusNotFound}
-	errNoSuchKey           = &apiError{"NoSuchKey", "The specified key does not exist.", http.StatusNotFound}
-	errNoSuchUpload        = &apiError{"NoSuchUpload", "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", http.StatusNotFound}
-	errBucketNotEmpty      = &apiError{"BucketNotEmpty", "The bucket you tried to delete is not empty.", http.StatusConflict}
-	errBucketOwned         = &apiError{"BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", http.StatusConflict}
-	errInvalidBucketName   = &apiError{"InvalidBucketName", "The specified bucket is not valid.", http.StatusBadRequest}
-	errKeyTooLong          = &apiError{"KeyTooLongError", "Your key is too long.", http.StatusBadRequest}
-	errInvalidRange        = &apiError{"InvalidRange", "The requested range is not satisfiable.", http.StatusRequestedRangeNotSatisfiable}
-	errPrecondition        = &apiError{"PreconditionFailed", "At least one of the preconditions you specified did not hold.", http.StatusPreconditionFailed}
-	errBadDigest           = &apiError{"BadDigest", "The Content-MD5 you specified did not match what we received.", http.StatusBadRequest}
-	errInvalidDigest       = &apiError{"InvalidDigest", "The Content-MD5 you specified is not valid.", http.StatusBadRequest}
-	errEntityTooLarge      = &apiError{"EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", http.StatusBadRequest}
-	errEntityTooSmall      = &apiError{"EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.", http.StatusBadRequest}
-	errMissingLength       = &apiError{"MissingContentLength", "You must provide the Content-Length HTTP header.", http.StatusLengthRequired}
-	errIncompleteBody      = &apiError{"IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.", http.StatusBadRequest}
-	errMalformedXML        = &apiError{"MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", http.StatusBadRequest}
-	errInvalidPart         = &apiError{"InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", http.StatusBadRequest}
-	errInvalidPartOrder    = &apiError{"InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.", http.StatusBadRequest}
-	errMetadataTooLarge    = &apiError{"MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", http.StatusBadRequest}
-	errMethodNotAllowed    = &apiError{"MethodNotAllowed", "The specified method is not allowed against this resource.", http.StatusMethodNotAllowed}
-	errNotImplemented      = &apiError{"NotImplemented", "A header or query you provided implies functionality that is not implemented.", http.StatusNotImplemented}
-	errInternal            = &apiError{"InternalError", "We encountered an internal error. Please try again.", http.StatusInternalServerError}
-	errSlowDown            = &apiError{"ServiceUnavailable", "Not enough storage backends are reachable; please retry.", http.StatusServiceUnavailable}
-	errInvalidLocation     = &apiError{"InvalidLocationConstraint", "The specified location constraint is not valid.", http.StatusBadRequest}
-	errNoSuchBucketPolicy  = &apiError{"NoSuchBucketPolicy", "The bucket policy does not exist.", http.StatusNotFound}
-	errInvalidCopySource   = &apiError{"InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.", http.StatusBadRequest}
-	errInvalidMaxKeys      = &apiError{"InvalidArgument", "max-keys must be a non-negative integer.", http.StatusBadRequest}
-	errInvalidPartNumber   = &apiError{"InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.", http.StatusBadRequest}
-	errInvalidToken        = &apiError{"InvalidArgument", "The continuation token provided is incorrect.", http.StatusBadRequest}
-	errCopyToItself        = &apiError{"InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", http.StatusBadRequest}
-	errTooManyDeleteKeys   = &apiError{"MalformedXML", "A DeleteObjects request may name at most 1000 keys.", http.StatusBadRequest}
-	errRequestTimeout      = &apiError{"RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.", http.StatusBadRequest}
-	errNotModified         = &apiError{"NotModified", "Not Modified", http.StatusNotModified}
-	errObjectExistsPrecond = &apiError{"PreconditionFailed", "At least one of the preconditions you specified did not hold.", http.StatusPreconditionFailed}
+	errAccessDenied       = &apiError{"AccessDenied", "Access Denied.", http.StatusForbidden}
+	errNoSuchBucket       = &apiError{"NoSuchBucket", "The specified bucket does not exist.", http.StatusNotFound}
+	errNoSuchKey          = &apiError{"NoSuchKey", "The specified key does not exist.", http.StatusNotFound}
+	errNoSuchUpload       = &apiError{"NoSuchUpload", "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", http.StatusNotFound}
+	errBucketNotEmpty     = &apiError{"BucketNotEmpty", "The bucket you tried to delete is not empty.", http.StatusConflict}
+	errBucketOwned        = &apiError{"BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", http.StatusConflict}
+	errInvalidBucketName  = &apiError{"InvalidBucketName", "The specified bucket is not valid.", http.StatusBadRequest}
+	errKeyTooLong         = &apiError{"KeyTooLongError", "Your key is too long.", http.StatusBadRequest}
+	errInvalidRange       = &apiError{"InvalidRange", "The requested range is not satisfiable.", http.StatusRequestedRangeNotSatisfiable}
+	errPrecondition       = &apiError{"PreconditionFailed", "At least one of the preconditions you specified did not hold.", http.StatusPreconditionFailed}
+	errBadDigest          = &apiError{"BadDigest", "The Content-MD5 you specified did not match what we received.", http.StatusBadRequest}
+	errInvalidDigest      = &apiError{"InvalidDigest", "The Content-MD5 you specified is not valid.", http.StatusBadRequest}
+	errEntityTooLarge     = &apiError{"EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", http.StatusBadRequest}
+	errEntityTooSmall     = &apiError{"EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.", http.StatusBadRequest}
+	errMissingLength      = &apiError{"MissingContentLength", "You must provide the Content-Length HTTP header.", http.StatusLengthRequired}
+	errIncompleteBody     = &apiError{"IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.", http.StatusBadRequest}
+	errMalformedXML       = &apiError{"MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", http.StatusBadRequest}
+	errInvalidPart        = &apiError{"InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", http.StatusBadRequest}
+	errInvalidPartOrder   = &apiError{"InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.", http.StatusBadRequest}
+	errMetadataTooLarge   = &apiError{"MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", http.StatusBadRequest}
+	errMethodNotAllowed   = &apiError{"MethodNotAllowed", "The specified method is not allowed against this resource.", http.StatusMethodNotAllowed}
+	errNotImplemented     = &apiError{"NotImplemented", "A header or query you provided implies functionality that is not implemented.", http.StatusNotImplemented}
+	errInternal           = &apiError{"InternalError", "We encountered an internal error. Please try again.", http.StatusInternalServerError}
+	errSlowDown           = &apiError{"ServiceUnavailable", "Not enough storage backends are reachable; please retry.", http.StatusServiceUnavailable}
+	errInvalidLocation    = &apiError{"InvalidLocationConstraint", "The specified location constraint is not valid.", http.StatusBadRequest}
+	errNoSuchBucketPolicy = &apiError{"NoSuchBucketPolicy", "The bucket policy does not exist.", http.StatusNotFound}
+	errInvalidCopySource  = &apiError{"InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.", http.StatusBadRequest}
+	errInvalidMaxKeys     = &apiError{"InvalidArgument", "max-keys must be a non-negative integer.", http.StatusBadRequest}
+	errInvalidPartNumber  = &apiError{"InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.", http.StatusBadRequest}
+	errInvalidToken       = &apiError{"InvalidArgument", "The continuation token provided is incorrect.", http.StatusBadRequest}
+	errCopyToItself       = &apiError{"InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", http.StatusBadRequest}
+	errTooManyDeleteKeys  = &apiError{"MalformedXML", "A DeleteObjects request may name at most 1000 keys.", http.StatusBadRequest}
+	errRequestTimeout     = &apiError{"RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.", http.StatusBadRequest}
+	errNotModified        = &apiError{"NotModified", "Not Modified", http.StatusNotModified}
 )
 
 // errorBody is S3's error document.
@@ -90,7 +89,9 @@ func toAPI(err error) (*apiError, bool) {
 	case errors.Is(err, zstor.ErrNotFound):
 		return errNoSuchKey, true
 	case errors.Is(err, zstor.ErrUnavailable):
-		return errSlowDown, false
+		// Expected while backends are down (the daemon's health and
+		// metrics say which): not worth an error line per request.
+		return errSlowDown, true
 	case errors.Is(err, zstor.ErrConflict):
 		return &apiError{"OperationAborted", "A conflicting operation is in progress against this resource; please try again.", http.StatusConflict}, true
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -108,12 +109,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rid string, 
 		s.log.Debug("s3: request refused", "method", r.Method, "path", r.URL.Path, "request", rid, "code", ae.Code, "err", err)
 	}
 	h := w.Header()
-	h.Del("ETag")
-	h.Del("Last-Modified")
 	if ae.Status == http.StatusNotModified {
+		// A 304 keeps the object's ETag and Last-Modified (RFC 9110).
 		w.WriteHeader(ae.Status)
 		return
 	}
+	h.Del("ETag")
+	h.Del("Last-Modified")
 	h.Set("Content-Type", "application/xml")
 	if r.Method == http.MethodHead {
 		w.WriteHeader(ae.Status)

@@ -24,6 +24,10 @@ const maxPutSize = 5 << 30
 // maxUserMeta is S3's limit on x-amz-meta-* headers, in bytes.
 const maxUserMeta = 2 << 10
 
+// maxStoredMeta bounds the attributes stored from a request's headers
+// (names and values, x-amz-meta-* and the standard ones).
+const maxStoredMeta = 8 << 10
+
 // storedHeaders are the standard headers kept with an object and given
 // back on GET and HEAD.
 var storedHeaders = []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"}
@@ -105,6 +109,15 @@ func headerMeta(h http.Header) (map[string]string, error) {
 		n += len(lname) - len("x-amz-meta-") + len(v)
 	}
 	if n > maxUserMeta {
+		return nil, errMetadataTooLarge
+	}
+	// All of it as stored (zstor caps an object's metadata at 16 KiB, and
+	// the gateway adds its own entries): S3 caps a PUT's headers at 8 KB.
+	stored := 0
+	for k, v := range um {
+		stored += len(k) + len(v)
+	}
+	if stored > maxStoredMeta {
 		return nil, errMetadataTooLarge
 	}
 	return um, nil
@@ -292,7 +305,6 @@ type bodyReader struct {
 	want    []byte // Content-MD5, or nil
 	size    int64  // bytes announced
 	n       int64
-	sawEOF  bool
 	checked bool
 }
 
@@ -304,7 +316,7 @@ func newBodyReader(r *http.Request, limit int64) (*bodyReader, error) {
 	if size > limit {
 		return nil, errEntityTooLarge
 	}
-	b := &bodyReader{r: r.Body, md5: newAsyncMD5(), size: size}
+	b := &bodyReader{r: r.Body, size: size}
 	if cm := r.Header.Get("Content-MD5"); cm != "" {
 		want, err := base64.StdEncoding.DecodeString(cm)
 		if err != nil || len(want) != md5.Size {
@@ -312,6 +324,7 @@ func newBodyReader(r *http.Request, limit int64) (*bodyReader, error) {
 		}
 		b.want = want
 	}
+	b.md5 = newAsyncMD5() // last: nobody closes b when this fails
 	if alg, want, ok := sigv4.ChecksumHeader(r.Header); ok {
 		b.r = sigv4.VerifyChecksumReader(io.NopCloser(b.r), alg, want)
 	}

@@ -73,12 +73,19 @@ func (s *Server) deleteBucket(q *request) error {
 		return errBucketNotEmpty
 	}
 	// Uploads in progress go with the bucket, as in S3.
+	var ids []string
 	for info, err := range s.c.List(ctx, uploadPrefix+q.bucket+"/", "") {
 		if err != nil {
 			return err
 		}
-		id := strings.TrimPrefix(info.Key, uploadPrefix+q.bucket+"/")
-		if err := s.dropUpload(ctx, q.bucket, id); err != nil {
+		ids = append(ids, strings.TrimPrefix(info.Key, uploadPrefix+q.bucket+"/"))
+	}
+	for _, id := range ids {
+		mu := s.uploadLock(id)
+		mu.Lock()
+		err := s.dropUpload(ctx, q.bucket, id)
+		mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -38,43 +38,77 @@ func (s *Server) cleanLoop(ctx context.Context) {
 // object at its key is never dropped, whatever its record says. It
 // returns how many uploads were dropped.
 func (s *Server) Clean(ctx context.Context, now time.Time) (int, error) {
-	dropped := 0
+	// Candidates first: deleting while the listing runs would write to
+	// the metadata under its own read.
+	type cand struct{ bucket, id string }
+	var cands []cand
 	for info, err := range s.c.List(ctx, uploadPrefix, "") {
 		if err != nil {
-			return dropped, err
+			return 0, err
 		}
 		bucket, id, ok := strings.Cut(strings.TrimPrefix(info.Key, uploadPrefix), "/")
 		if !ok || !validUploadID(id) {
 			continue
 		}
-		u := uploadFromInfo(bucket, id, info)
-		age := now.Sub(u.Modified)
-		switch u.State {
-		case stateActive:
-			if age < s.opts.UploadExpiry {
-				continue
-			}
-		default:
-			if age < orphanGrace {
-				continue
-			}
+		if s.expired(uploadFromInfo(bucket, id, info), now) {
+			cands = append(cands, cand{bucket, id})
 		}
-		cur, err := s.c.Stat(ctx, objectKey(bucket, u.Key))
-		if err == nil && cur.UserMeta["s3-multipart"] == id {
-			if u.State != stateDone {
-				u.State = stateDone
-				s.saveUpload(ctx, u)
-			}
-			continue
-		}
-		if err != nil && !errors.Is(err, zstor.ErrNotFound) {
+	}
+	dropped := 0
+	for _, c := range cands {
+		ok, err := s.cleanUpload(ctx, c.bucket, c.id, now)
+		if err != nil {
 			return dropped, err
 		}
-		if err := s.dropUpload(ctx, bucket, id); err != nil {
-			return dropped, err
+		if ok {
+			dropped++
 		}
-		s.log.Info("s3: dropped multipart upload", "bucket", bucket, "key", u.Key, "upload", id, "state", u.State, "age", age.Round(time.Second))
-		dropped++
 	}
 	return dropped, nil
+}
+
+// expired reports whether u is old enough to be looked at.
+func (s *Server) expired(u *upload, now time.Time) bool {
+	if u.State == stateActive {
+		return now.Sub(u.Modified) >= s.opts.UploadExpiry
+	}
+	return now.Sub(u.Modified) >= orphanGrace
+}
+
+// cleanUpload drops one upload unless its object uses it, with its state
+// read again under the upload's lock (a Complete may have run since the
+// listing).
+func (s *Server) cleanUpload(ctx context.Context, bucket, id string, now time.Time) (bool, error) {
+	mu := s.uploadLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	info, err := s.c.Stat(ctx, uploadKey(bucket, id))
+	if errors.Is(err, zstor.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	u := uploadFromInfo(bucket, id, info)
+	if !s.expired(u, now) {
+		return false, nil
+	}
+	cur, err := s.c.Stat(ctx, objectKey(bucket, u.Key))
+	if err == nil && cur.UserMeta["s3-multipart"] == id {
+		if u.State != stateDone {
+			u.State = stateDone
+			if err := s.saveUpload(ctx, u); err != nil {
+				s.log.Warn("s3: cannot mark upload done", "upload", id, "err", err)
+			}
+		}
+		return false, nil
+	}
+	if err != nil && !errors.Is(err, zstor.ErrNotFound) {
+		return false, err
+	}
+	if err := s.dropUpload(ctx, bucket, id); err != nil {
+		return false, err
+	}
+	s.log.Info("s3: dropped multipart upload", "bucket", bucket, "key", u.Key, "upload", id, "state", u.State, "age", now.Sub(u.Modified).Round(time.Second))
+	return true, nil
 }

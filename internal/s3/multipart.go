@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zerostor/zerostor/zstor"
@@ -137,6 +139,12 @@ func (s *Server) uploadPart(q *request) error {
 	if err != nil {
 		return err
 	}
+	// Shared with other parts, exclusive of Complete, Abort and the
+	// cleaner: a part never lands in an upload completed meanwhile (it
+	// would replace a part the object uses).
+	mu := s.uploadLock(q.r.URL.Query().Get("uploadId"))
+	mu.RLock()
+	defer mu.RUnlock()
 	u, err := s.loadUpload(ctx, q.bucket, q.key, q.r.URL.Query().Get("uploadId"))
 	if err != nil {
 		return err
@@ -177,6 +185,9 @@ func (s *Server) uploadPartCopy(q *request) error {
 	if err != nil {
 		return err
 	}
+	mu := s.uploadLock(q.r.URL.Query().Get("uploadId"))
+	mu.RLock()
+	defer mu.RUnlock()
 	u, err := s.loadUpload(ctx, q.bucket, q.key, q.r.URL.Query().Get("uploadId"))
 	if err != nil {
 		return err
@@ -238,6 +249,9 @@ func (s *Server) completeUpload(q *request) error {
 	if len(req.Parts) == 0 {
 		return errf("MalformedXML", http.StatusBadRequest, "You must specify at least one part")
 	}
+	mu := s.uploadLock(id)
+	mu.Lock()
+	defer mu.Unlock()
 	if len(req.Parts) > maxPartNumber {
 		return errMalformedXML
 	}
@@ -352,6 +366,9 @@ func (s *Server) writeComplete(q *request, etag string) {
 func (s *Server) abortUpload(q *request) error {
 	ctx := q.r.Context()
 	id := q.r.URL.Query().Get("uploadId")
+	mu := s.uploadLock(id)
+	mu.Lock()
+	defer mu.Unlock()
 	if _, err := s.loadUpload(ctx, q.bucket, q.key, id); err != nil {
 		return err
 	}
@@ -360,6 +377,18 @@ func (s *Server) abortUpload(q *request) error {
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// uploadLocks serialise what changes an upload's state (Complete, Abort,
+// the cleaner) against part uploads. One process serves a store (its
+// metadata is locked), so locks in memory suffice; uploads share 256
+// stripes.
+type uploadLocks [256]sync.RWMutex
+
+func (s *Server) uploadLock(id string) *sync.RWMutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &s.uploads[h.Sum32()%uint32(len(s.uploads))]
 }
 
 // dropUpload deletes an upload's parts, then its record (a crash in

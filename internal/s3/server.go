@@ -65,6 +65,7 @@ type Server struct {
 	// it (a 5 GiB upload must not stall bucket operations): they check
 	// their bucket before and after committing instead.
 	bucketMu sync.Mutex
+	uploads  uploadLocks
 }
 
 // New returns a gateway over c. It fails when no credentials are given

@@ -3,6 +3,7 @@ package s3
 import (
 	"crypto/md5"
 	"hash"
+	"sync"
 )
 
 // asyncMD5 computes an ETag's MD5 on its own goroutine: MD5 runs at about
@@ -17,12 +18,28 @@ type asyncMD5 struct {
 	done chan struct{}
 	h    hash.Hash
 	sum  []byte
+	// direct: hashed by Write itself.
+	direct bool
 }
 
 const (
 	md5ChunkSize = 256 << 10
 	md5Depth     = 4
 )
+
+// md5Chunks recycles chunks across uploads: a chunk per small upload
+// would be garbage at the rate of requests.
+var md5Chunks = sync.Pool{New: func() any { b := make([]byte, 0, md5ChunkSize); return &b }}
+
+// newMD5 hashes a body of size bytes: small ones on the caller's
+// goroutine (a goroutine and copies would cost more than the hashing),
+// large ones on their own.
+func newMD5(size int64) *asyncMD5 {
+	if size <= md5ChunkSize {
+		return &asyncMD5{h: md5.New(), direct: true}
+	}
+	return newAsyncMD5()
+}
 
 func newAsyncMD5() *asyncMD5 {
 	a := &asyncMD5{ch: make(chan []byte, md5Depth), free: make(chan []byte, md5Depth+1), done: make(chan struct{}), h: md5.New()}
@@ -33,6 +50,16 @@ func newAsyncMD5() *asyncMD5 {
 			select {
 			case a.free <- b[:0]:
 			default:
+				b = b[:0]
+				md5Chunks.Put(&b)
+			}
+		}
+		for {
+			select {
+			case b := <-a.free:
+				md5Chunks.Put(&b)
+			default:
+				return
 			}
 		}
 	}()
@@ -41,12 +68,16 @@ func newAsyncMD5() *asyncMD5 {
 
 // Write hands p to the hashing goroutine (copied: the caller reuses p).
 func (a *asyncMD5) Write(p []byte) {
+	if a.direct {
+		a.h.Write(p)
+		return
+	}
 	for len(p) > 0 {
 		if a.cur == nil {
 			select {
 			case a.cur = <-a.free:
 			default:
-				a.cur = make([]byte, 0, md5ChunkSize)
+				a.cur = (*md5Chunks.Get().(*[]byte))[:0]
 			}
 		}
 		n := copy(a.cur[len(a.cur):cap(a.cur)], p)
@@ -62,6 +93,9 @@ func (a *asyncMD5) Write(p []byte) {
 // Sum waits for the hashing to finish and returns the MD5. Write must not
 // be called after it.
 func (a *asyncMD5) Sum() []byte {
+	if a.sum == nil && a.direct {
+		a.sum = a.h.Sum(nil)
+	}
 	if a.sum == nil {
 		if len(a.cur) > 0 {
 			a.ch <- a.cur

@@ -216,7 +216,7 @@ func (s *Server) uploadPartCopy(q *request) error {
 			return errEntityTooLarge
 		}
 	}
-	body := &bodyReader{r: rd, md5: newAsyncMD5(), size: length}
+	body := &bodyReader{r: rd, md5: newMD5(length), size: length}
 	defer body.Close()
 	info, err := s.putPart(ctx, u, n, body)
 	if err != nil {
@@ -532,25 +532,59 @@ func (s *Server) listUploads(q *request) error {
 
 // openManifest opens n bytes from off of the multipart object o.
 func (s *Server) openManifest(ctx context.Context, o objInfo, off, n int64) (io.ReadCloser, string, error) {
-	rd, err := s.c.Get(ctx, o.Key, zstor.GetOptions{})
+	m, version, err := s.readManifest(ctx, o)
 	if err != nil {
 		return nil, "", err
-	}
-	version := rd.Info().Version
-	raw, err := io.ReadAll(io.LimitReader(rd, maxManifest+1))
-	rd.Close()
-	if err != nil {
-		return nil, "", err
-	}
-	var m manifest
-	if err := json.Unmarshal(raw, &m); err != nil || len(raw) > maxManifest {
-		return nil, "", fmt.Errorf("s3: %s: damaged multipart manifest: %v", o.Key, err)
 	}
 	pr, err := newPartsReader(ctx, s, m, off, n)
 	if err != nil {
 		return nil, "", err
 	}
 	return pr, version, nil
+}
+
+// readManifest reads the manifest of the multipart object o, and the
+// version it read.
+func (s *Server) readManifest(ctx context.Context, o objInfo) (manifest, string, error) {
+	var m manifest
+	rd, err := s.c.Get(ctx, o.Key, zstor.GetOptions{})
+	if err != nil {
+		return m, "", err
+	}
+	version := rd.Info().Version
+	raw, err := io.ReadAll(io.LimitReader(rd, maxManifest+1))
+	rd.Close()
+	if err != nil {
+		return m, "", err
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || len(raw) > maxManifest {
+		return m, "", fmt.Errorf("s3: %s: damaged multipart manifest: %v", o.Key, err)
+	}
+	return m, version, nil
+}
+
+// partRange is the byte range of GET ?partNumber=N: the N-th part of a
+// multipart object (counted in order, as the parts count header does),
+// or all of a single-part object for N = 1.
+func (s *Server) partRange(ctx context.Context, o objInfo, n int) (off, length int64, err error) {
+	errPart := &apiError{"InvalidPartNumber", "The requested partnumber is not satisfiable", http.StatusRequestedRangeNotSatisfiable}
+	if o.Upload == "" {
+		if n != 1 {
+			return 0, 0, errPart
+		}
+		return 0, o.Size, nil
+	}
+	m, _, err := s.readManifest(ctx, o)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > len(m.Parts) {
+		return 0, 0, errPart
+	}
+	for _, p := range m.Parts[:n-1] {
+		off += p.Size
+	}
+	return off, m.Parts[n-1].Size, nil
 }
 
 // partsReader streams a byte range of a multipart object, part by part,

@@ -172,10 +172,25 @@ func (s *Server) getObject(q *request) error {
 			}
 			return err
 		}
-		off, n, isPartial, err = parseRange(q.r.Header.Get("Range"), o.Size)
-		if err != nil {
-			q.w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", o.Size))
-			return err
+		if pn := q.r.URL.Query().Get("partNumber"); pn != "" {
+			if q.r.Header.Get("Range") != "" {
+				return errf("InvalidRequest", http.StatusBadRequest, "Cannot specify both Range header and partNumber query parameter")
+			}
+			part, perr := strconv.Atoi(pn)
+			if perr != nil || part < 1 || part > maxPartNumber {
+				return errInvalidPartNumber
+			}
+			if off, n, err = s.partRange(ctx, o, part); err != nil {
+				return err
+			}
+			// A single-part object's part 1 is all of it, answered 200.
+			isPartial = o.Upload != ""
+		} else {
+			off, n, isPartial, err = parseRange(q.r.Header.Get("Range"), o.Size)
+			if err != nil {
+				q.w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", o.Size))
+				return err
+			}
 		}
 		if q.r.Method == http.MethodHead {
 			break
@@ -324,7 +339,7 @@ func newBodyReader(r *http.Request, limit int64) (*bodyReader, error) {
 		}
 		b.want = want
 	}
-	b.md5 = newAsyncMD5() // last: nobody closes b when this fails
+	b.md5 = newMD5(size) // last: nobody closes b when this fails
 	if alg, want, ok := sigv4.ChecksumHeader(r.Header); ok {
 		b.r = sigv4.VerifyChecksumReader(io.NopCloser(b.r), alg, want)
 	}
@@ -539,7 +554,7 @@ func (s *Server) copyObject(q *request) error {
 	if perr != nil && !errors.Is(perr, errNoSuchKey) {
 		return perr
 	}
-	body := &bodyReader{r: rd, md5: newAsyncMD5(), size: src.Size}
+	body := &bodyReader{r: rd, md5: newMD5(src.Size), size: src.Size}
 	defer body.Close()
 	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
 	if err != nil {

@@ -342,10 +342,6 @@ func (s *Server) objectRequest(q *request) error {
 				return errMethodNotAllowed
 			}
 			return s.listParts(q)
-		case v.Has("partNumber"):
-			// Not served: answering the whole object would make a client
-			// that fetches parts 1..N store N copies of it.
-			return errf("NotImplemented", http.StatusNotImplemented, "GET and HEAD by partNumber are not supported; use Range.")
 		case v.Has("acl"):
 			if _, err := s.statObject(q.r.Context(), q.bucket, q.key); err != nil {
 				return err

@@ -133,22 +133,32 @@ func partNumber(q *request) (int, error) {
 	return n, nil
 }
 
+// partTarget reads the part number and finds the active upload of an
+// UploadPart(Copy), holding the upload's lock shared until unlock:
+// shared with other parts, exclusive of Complete, Abort and the cleaner,
+// so a part never lands in an upload completed meanwhile (it would
+// replace a part the object uses).
+func (s *Server) partTarget(q *request) (u *upload, n int, unlock func(), err error) {
+	if n, err = partNumber(q); err != nil {
+		return nil, 0, nil, err
+	}
+	id := q.r.URL.Query().Get("uploadId")
+	mu := s.uploadLock(id)
+	mu.RLock()
+	if u, err = s.loadUpload(q.r.Context(), q.bucket, q.key, id); err != nil {
+		mu.RUnlock()
+		return nil, 0, nil, err
+	}
+	return u, n, mu.RUnlock, nil
+}
+
 func (s *Server) uploadPart(q *request) error {
 	ctx := q.r.Context()
-	n, err := partNumber(q)
+	u, n, unlock, err := s.partTarget(q)
 	if err != nil {
 		return err
 	}
-	// Shared with other parts, exclusive of Complete, Abort and the
-	// cleaner: a part never lands in an upload completed meanwhile (it
-	// would replace a part the object uses).
-	mu := s.uploadLock(q.r.URL.Query().Get("uploadId"))
-	mu.RLock()
-	defer mu.RUnlock()
-	u, err := s.loadUpload(ctx, q.bucket, q.key, q.r.URL.Query().Get("uploadId"))
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	body, err := newBodyReader(q.r, maxPutSize)
 	if err != nil {
 		return err
@@ -181,17 +191,11 @@ func (s *Server) putPart(ctx context.Context, u *upload, n int, body *bodyReader
 
 func (s *Server) uploadPartCopy(q *request) error {
 	ctx := q.r.Context()
-	n, err := partNumber(q)
+	u, n, unlock, err := s.partTarget(q)
 	if err != nil {
 		return err
 	}
-	mu := s.uploadLock(q.r.URL.Query().Get("uploadId"))
-	mu.RLock()
-	defer mu.RUnlock()
-	u, err := s.loadUpload(ctx, q.bucket, q.key, q.r.URL.Query().Get("uploadId"))
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	off, length := int64(0), int64(-1)
 	if rg := q.r.Header.Get("x-amz-copy-source-range"); rg != "" {
 		first, last, ok := strings.Cut(strings.TrimPrefix(rg, "bytes="), "-")
@@ -305,11 +309,8 @@ func (s *Server) completeUpload(q *request) error {
 	if err != nil {
 		return err
 	}
-	prev, perr := s.statObject(ctx, q.bucket, q.key)
-	if perr != nil && !errors.Is(perr, errNoSuchKey) {
-		return perr
-	}
-	if err := checkWriteConditions(q.r.Header, prev, perr == nil); err != nil {
+	prev, hadPrev, err := s.prevVersion(q)
+	if err != nil {
 		return err
 	}
 	// The record says "completing" before the manifest exists, so that
@@ -350,7 +351,7 @@ func (s *Server) completeUpload(q *request) error {
 			s.c.Delete(bg, info.Key)
 		}
 	}
-	if err := s.afterCommit(ctx, q.bucket, q.key, prev, perr == nil); err != nil {
+	if err := s.afterCommit(ctx, q.bucket, q.key, prev, hadPrev); err != nil {
 		return err
 	}
 	s.writeComplete(q, etag)

@@ -258,11 +258,8 @@ func (s *Server) putObject(q *request) error {
 	if err != nil {
 		return err
 	}
-	prev, perr := s.statObject(ctx, q.bucket, q.key)
-	if perr != nil && !errors.Is(perr, errNoSuchKey) {
-		return perr
-	}
-	if err := checkWriteConditions(q.r.Header, prev, perr == nil); err != nil {
+	prev, hadPrev, err := s.prevVersion(q)
+	if err != nil {
 		return err
 	}
 	body, err := newBodyReader(q.r, maxPutSize)
@@ -270,16 +267,33 @@ func (s *Server) putObject(q *request) error {
 		return err
 	}
 	defer body.Close()
-	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
+	info, err := s.putVersion(ctx, q, body, um, prev, hadPrev)
 	if err != nil {
-		return bodyError(err)
-	}
-	if err := s.afterCommit(ctx, q.bucket, q.key, prev, perr == nil); err != nil {
 		return err
 	}
 	q.w.Header().Set("ETag", `"`+info.UserMeta["s3-etag"]+`"`)
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// prevVersion finds the version a write to q's key replaces (hadPrev
+// false: none) and checks the request's write conditions against it.
+func (s *Server) prevVersion(q *request) (prev objInfo, hadPrev bool, err error) {
+	prev, err = s.statObject(q.r.Context(), q.bucket, q.key)
+	if err != nil && !errors.Is(err, errNoSuchKey) {
+		return prev, false, err
+	}
+	hadPrev = err == nil
+	return prev, hadPrev, checkWriteConditions(q.r.Header, prev, hadPrev)
+}
+
+// putVersion stores body as the new version of q's key, replacing prev.
+func (s *Server) putVersion(ctx context.Context, q *request, body *bodyReader, um map[string]string, prev objInfo, hadPrev bool) (zstor.ObjectInfo, error) {
+	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
+	if err != nil {
+		return info, bodyError(err)
+	}
+	return info, s.afterCommit(ctx, q.bucket, q.key, prev, hadPrev)
 }
 
 // afterCommit runs once a new version of bucket/key is committed: the
@@ -550,17 +564,14 @@ func (s *Server) copyObject(q *request) error {
 			}
 		}
 	}
-	prev, perr := s.statObject(ctx, q.bucket, q.key)
-	if perr != nil && !errors.Is(perr, errNoSuchKey) {
-		return perr
+	prev, hadPrev, err := s.prevVersion(q)
+	if err != nil {
+		return err
 	}
 	body := &bodyReader{r: rd, md5: newMD5(src.Size), size: src.Size}
 	defer body.Close()
-	info, err := s.c.Put(ctx, objectKey(q.bucket, q.key), body, zstor.PutOptions{UserMeta: um, FinalMeta: body.etagMeta})
+	info, err := s.putVersion(ctx, q, body, um, prev, hadPrev)
 	if err != nil {
-		return bodyError(err)
-	}
-	if err := s.afterCommit(ctx, q.bucket, q.key, prev, perr == nil); err != nil {
 		return err
 	}
 	writeXML(q.w, copyObjectResult{NS: s3NS, LastModified: isoTime(info.Modified), ETag: `"` + info.UserMeta["s3-etag"] + `"`})

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zerostor/zerostor/bench/internal/benchkit"
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/testcluster"
 	"github.com/zerostor/zerostor/zstor"
@@ -290,7 +291,7 @@ func run(f flags) error {
 		return err
 	}
 	b.add("repair attempts failed", strconv.FormatInt(h.Repair.Failed, 10), fmt.Sprintf("objects repaired %d, queued %d", h.Repair.Repaired, h.Repair.Queued), "")
-	b.add("peak RSS (zstor)", fmt.Sprintf("%d MiB", peakRSS()>>20), "", "")
+	b.add("peak RSS (zstor)", fmt.Sprintf("%d MiB", benchkit.PeakRSS()>>20), "", "")
 	b.table()
 	return nil
 }
@@ -710,16 +711,4 @@ func zdbCPU() map[int]time.Duration {
 		}
 	}
 	return out
-}
-
-// peakRSS is the process's high-water resident set (VmHWM).
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v << 10
-		}
-	}
-	return 0
 }

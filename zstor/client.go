@@ -33,6 +33,11 @@ type Options struct {
 	// GOMAXPROCS+2, at most 8. Memory per transfer is about Parallel ×
 	// 2.5 × block size.
 	Parallel int
+	// SharedBlocks bounds the read-ahead blocks of all Puts together
+	// (default 2 × Parallel): each Put always has one block of its own
+	// in flight, and takes more from this shared pool, so many
+	// concurrent uploads neither starve one another nor multiply memory.
+	SharedBlocks int
 	// StragglerGrace bounds how long a block write waits for slow shards
 	// once its write quorum is met; default 5s.
 	StragglerGrace time.Duration
@@ -83,6 +88,8 @@ type Client struct {
 
 	codecs sync.Map // codec.Params -> *codec.Codec
 	bufs   sync.Pool
+	// shared holds the read-ahead slots of Puts (Options.SharedBlocks).
+	shared chan struct{}
 
 	rndMu sync.Mutex
 	rnd   *mrand.Rand
@@ -119,6 +126,9 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 	if opts.Parallel <= 0 {
 		opts.Parallel = min(runtime.GOMAXPROCS(0)+2, 8)
 	}
+	if opts.SharedBlocks <= 0 {
+		opts.SharedBlocks = 2 * opts.Parallel
+	}
 	if opts.StragglerGrace <= 0 {
 		opts.StragglerGrace = 5 * time.Second
 	}
@@ -146,6 +156,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Client, error
 		return nil, err
 	}
 	c.topo.Store(t)
+	c.shared = make(chan struct{}, opts.SharedBlocks)
 	c.bufs.New = func() any { b := make([]byte, c.top().blockSize); return &b }
 	dir := cfg.MetaDir
 	if opts.MetaDir != "" {

@@ -249,6 +249,9 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 	defer cancel(nil)
 	c := w.c
 	sem := make(chan struct{}, c.opts.Parallel)
+	// own is this Put's one block that needs no shared slot: a Put
+	// always progresses, however many others hold the shared ones.
+	own := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	sum := blake3.New()
 	var size, done int64
@@ -263,11 +266,24 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 		if ctx.Err() != nil {
 			break
 		}
+		var slot chan struct{}
+		select {
+		case own <- struct{}{}:
+			slot = own
+		case c.shared <- struct{}{}:
+			slot = c.shared
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		release := func() { <-slot; <-sem }
 		bp := c.bufs.Get().(*[]byte)
 		n, err := io.ReadFull(r, *bp)
 		if n == 0 {
 			c.bufs.Put(bp)
-			<-sem
+			release()
 			if err != nil && err != io.EOF {
 				readErr = fmt.Errorf("read input: %w", err)
 			}
@@ -275,7 +291,7 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 		}
 		if idx >= meta.MaxBlocks {
 			c.bufs.Put(bp)
-			<-sem
+			release()
 			readErr = fmt.Errorf("%w: object exceeds %d blocks", ErrInvalid, meta.MaxBlocks)
 			break
 		}
@@ -283,7 +299,7 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 			// The whole object is this one short block.
 			if serr := w.small(); serr != nil {
 				c.bufs.Put(bp)
-				<-sem
+				release()
 				readErr = serr
 				break
 			}
@@ -295,7 +311,7 @@ func (w *writer) run(ctx context.Context, r io.Reader, progress func(int64)) err
 		wg.Add(1)
 		go func(idx int) {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer release()
 			blk, err := w.block(ctx, idx, plain, bp)
 			if err != nil {
 				cancel(fmt.Errorf("block %d: %w", idx, err))

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/zerostor/zerostor/internal/config"
 	"github.com/zerostor/zerostor/internal/testcluster"
@@ -96,5 +98,40 @@ func TestSmallObjectSurvivesLosses(t *testing.T) {
 	}
 	if chk.MinGood != 3 {
 		t.Fatalf("after repair %d good copies, want 3", chk.MinGood)
+	}
+}
+
+// TestSharedBlocks: with one shared read-ahead slot, many concurrent
+// multi-block Puts all complete (each has its own block) and read back.
+func TestSharedBlocks(t *testing.T) {
+	cl := testcluster.Start(t, 6, testcluster.Options{Groups: 2})
+	cfg := testConfig(t, cl, 4, 2, 64<<10)
+	c := openClient(t, cfg, Options{Parallel: 4, SharedBlocks: 1})
+	rnd := mrand.New(mrand.NewPCG(5, 6))
+	datas := make([][]byte, 8)
+	for i := range datas {
+		datas[i] = randBytes(rnd, 5*64<<10+i*1000)
+	}
+	errs := make(chan error, len(datas))
+	for i, d := range datas {
+		go func() {
+			_, err := c.Put(context.Background(), fmt.Sprintf("obj%d", i), bytes.NewReader(d), PutOptions{})
+			errs <- err
+		}()
+	}
+	for range datas {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("concurrent puts stuck with one shared slot")
+		}
+	}
+	for i, d := range datas {
+		if got := get(t, c, fmt.Sprintf("obj%d", i), GetOptions{}); !bytes.Equal(got, d) {
+			t.Fatalf("obj%d differs", i)
+		}
 	}
 }

@@ -646,28 +646,58 @@ func (p *partsReader) open() (*zstor.Reader, error) {
 	return rd, nil
 }
 
+// advance makes the next part current and opens the one after it.
+func (p *partsReader) advance() error {
+	switch {
+	case p.ahead != nil:
+		p.cur, p.ahead = p.ahead, nil
+	case p.aerr != nil:
+		return p.aerr
+	case len(p.spans) == 0:
+		return io.ErrUnexpectedEOF
+	default:
+		rd, err := p.open()
+		if err != nil {
+			return err
+		}
+		p.cur = rd
+	}
+	if len(p.spans) > 0 {
+		p.ahead, p.aerr = p.open()
+	}
+	return nil
+}
+
+// WriteTo streams the rest to w with each part's own WriteTo (one copy
+// less than Read).
+func (p *partsReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for p.left > 0 {
+		if p.cur == nil {
+			if err := p.advance(); err != nil {
+				return total, err
+			}
+		}
+		n, err := p.cur.WriteTo(w)
+		total += n
+		p.left -= n
+		p.cur.Close()
+		p.cur = nil
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 func (p *partsReader) Read(b []byte) (int, error) {
 	for {
 		if p.left == 0 {
 			return 0, io.EOF
 		}
 		if p.cur == nil {
-			switch {
-			case p.ahead != nil:
-				p.cur, p.ahead = p.ahead, nil
-			case p.aerr != nil:
-				return 0, p.aerr
-			case len(p.spans) == 0:
-				return 0, io.ErrUnexpectedEOF
-			default:
-				rd, err := p.open()
-				if err != nil {
-					return 0, err
-				}
-				p.cur = rd
-			}
-			if len(p.spans) > 0 {
-				p.ahead, p.aerr = p.open()
+			if err := p.advance(); err != nil {
+				return 0, err
 			}
 		}
 		n, err := p.cur.Read(b[:min(int64(len(b)), p.left)])

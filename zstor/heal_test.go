@@ -1,7 +1,6 @@
 package zstor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -348,7 +347,7 @@ func TestHealKilledDuringRepair(t *testing.T) {
 
 	child := exec.Command(os.Args[0], "-test.run=^TestHealChildProcess$", "-test.v")
 	child.Env = append(os.Environ(), "ZSTOR_HEAL_CHILD="+path)
-	out := &lockedBuffer{}
+	out := &testcluster.SyncBuffer{}
 	child.Stdout, child.Stderr = out, out
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -400,24 +399,6 @@ func TestHealChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Minute) // killed long before
-}
-
-// lockedBuffer is a bytes.Buffer safe for a child's output and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestHealRandomized mixes writes, reads, overwrites and deletes with

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -288,7 +287,7 @@ func TestBinary(t *testing.T) {
 	}
 
 	mon := exec.Command(bin, "-c", cfg, "monitor")
-	var monErr lockedBuffer
+	var monErr testcluster.SyncBuffer
 	mon.Stderr = &monErr
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -332,28 +331,10 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer a process writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testBinaryReload changes the running daemon's configuration file: a
 // backend added with `zstor reload`, removed with SIGHUP, and a broken
 // file sent with SIGUSR1 is refused while the daemon keeps serving.
-func testBinaryReload(t *testing.T, mon *os.Process, zstor func(...string) (string, error), monErr *lockedBuffer,
+func testBinaryReload(t *testing.T, mon *os.Process, zstor func(...string) (string, error), monErr *testcluster.SyncBuffer,
 	dir string, all, six *config.Config, extra testcluster.Backend) {
 	t.Helper()
 	backends := func() int {

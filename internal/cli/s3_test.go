@@ -78,7 +78,7 @@ func noS3Env(t *testing.T) {
 
 // running is a long-running command (monitor, s3, up) run in-process.
 type running struct {
-	out, logs *lockedBuffer
+	out, logs *testcluster.SyncBuffer
 	cancel    func()
 	done      chan int
 	code      int
@@ -89,7 +89,7 @@ type running struct {
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{out: &lockedBuffer{}, logs: &lockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	r := &running{out: &testcluster.SyncBuffer{}, logs: &testcluster.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { r.done <- Run(ctx, args, Env{Stdout: r.out, Stderr: r.logs, Version: "test"}) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r

@@ -187,28 +187,10 @@ func TestClusterHeal(t *testing.T) {
 	})
 }
 
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // teeLog writes the test's log and into buf.
 type teeLog struct {
 	t   testing.TB
-	buf *syncBuffer
+	buf *testcluster.SyncBuffer
 }
 
 func (w teeLog) Write(p []byte) (int, error) {
@@ -219,13 +201,13 @@ func (w teeLog) Write(p []byte) (int, error) {
 // startMonitor runs Monitor on cfg, written to a file first (the file its
 // reloads read), until the test ends or stop is called; its log goes to
 // the test's and to the returned buffer.
-func startMonitor(t *testing.T, cfg *config.Config, opts MonitorOptions) (file string, logs *syncBuffer, stop func()) {
+func startMonitor(t *testing.T, cfg *config.Config, opts MonitorOptions) (file string, logs *testcluster.SyncBuffer, stop func()) {
 	t.Helper()
 	file = filepath.Join(t.TempDir(), "zstor.toml")
 	if err := config.WriteFile(file, cfg); err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
+	logs = &testcluster.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(teeLog{t, logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts.ConfigFile = file
 	ready := make(chan struct{})
@@ -320,7 +302,7 @@ func TestHealthDown(t *testing.T) {
 // testReload edits the daemon's configuration file: a backend added and
 // applied through POST /v1/reload, removed again with SIGHUP, and a broken
 // file rejected while the daemon keeps its configuration.
-func testReload(t *testing.T, c *Client, cfg *config.Config, file string, logs *syncBuffer) {
+func testReload(t *testing.T, c *Client, cfg *config.Config, file string, logs *testcluster.SyncBuffer) {
 	extra := testcluster.Start(t, 1, testcluster.Options{}).Backend(0)
 	extraID := extra.Addr + "/" + extra.Namespace
 	grown := *cfg

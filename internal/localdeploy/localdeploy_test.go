@@ -122,7 +122,7 @@ func TestUpCommand(t *testing.T) {
 	dir := filepath.Join(testcluster.ShortDir(t), "local")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testcluster.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		// Without the S3 gateway: it would take the fixed port 9000
@@ -232,21 +232,4 @@ func TestS3Config(t *testing.T) {
 	if len(got.AccessKey) != 20 || len(got.SecretKey) != 40 || got.AccessKey == s.AccessKey {
 		t.Errorf("[s3] turned on in an older configuration: %v", got)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

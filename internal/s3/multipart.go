@@ -342,13 +342,15 @@ func (s *Server) completeUpload(q *request) error {
 	}
 	// Parts uploaded but not named in the Complete are garbage now.
 	bg := context.WithoutCancel(ctx)
-	for info, err := range s.c.List(bg, partPrefix+u.ID+"/", "") {
-		if err != nil {
-			break
+	if stored, err := s.storedParts(bg, u.ID); err == nil {
+		used := make(map[int]bool, len(m.Parts))
+		for _, p := range m.Parts {
+			used[p.N] = true
 		}
-		n, _ := strconv.Atoi(strings.TrimPrefix(info.Key, partPrefix+u.ID+"/"))
-		if !slices.ContainsFunc(m.Parts, func(p manifestPart) bool { return p.N == n }) {
-			s.c.Delete(bg, info.Key)
+		for _, n := range stored {
+			if !used[n] {
+				s.c.Delete(bg, partKey(u.ID, n))
+			}
 		}
 	}
 	if err := s.afterCommit(ctx, q.bucket, q.key, prev, hadPrev); err != nil {
@@ -392,14 +394,30 @@ func (s *Server) uploadLock(id string) *sync.RWMutex {
 	return &s.uploads[h.Sum32()%uint32(len(s.uploads))]
 }
 
+// storedParts lists the numbers of the parts stored for upload id, read
+// whole before the caller deletes any (no writes under the listing).
+func (s *Server) storedParts(ctx context.Context, id string) ([]int, error) {
+	var out []int
+	for info, err := range s.c.List(ctx, partPrefix+id+"/", "") {
+		if err != nil {
+			return nil, err
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(info.Key, partPrefix+id+"/")); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // dropUpload deletes an upload's parts, then its record (a crash in
 // between leaves the record, and the cleaner finishes the job).
 func (s *Server) dropUpload(ctx context.Context, bucket, id string) error {
-	for info, err := range s.c.List(ctx, partPrefix+id+"/", "") {
-		if err != nil {
-			return err
-		}
-		if err := s.c.Delete(ctx, info.Key); err != nil && !errors.Is(err, zstor.ErrNotFound) {
+	stored, err := s.storedParts(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, n := range stored {
+		if err := s.c.Delete(ctx, partKey(id, n)); err != nil && !errors.Is(err, zstor.ErrNotFound) {
 			return err
 		}
 	}

@@ -62,11 +62,20 @@ func toObjInfo(i zstor.ObjectInfo) objInfo {
 // statObject finds bucket/key: NoSuchKey, or NoSuchBucket when the bucket
 // is missing too.
 func (s *Server) statObject(ctx context.Context, bucket, key string) (objInfo, error) {
-	i, err := s.c.Stat(ctx, objectKey(bucket, key))
-	if errors.Is(err, zstor.ErrNotFound) {
+	o, err := s.lookupObject(ctx, bucket, key)
+	if errors.Is(err, errNoSuchKey) {
 		if berr := s.requireBucket(ctx, bucket); berr != nil {
 			return objInfo{}, berr
 		}
+	}
+	return o, err
+}
+
+// lookupObject finds bucket/key (errNoSuchKey) without looking at the
+// bucket, for callers that have.
+func (s *Server) lookupObject(ctx context.Context, bucket, key string) (objInfo, error) {
+	i, err := s.c.Stat(ctx, objectKey(bucket, key))
+	if errors.Is(err, zstor.ErrNotFound) {
 		return objInfo{}, errNoSuchKey
 	}
 	if err != nil {
@@ -277,9 +286,10 @@ func (s *Server) putObject(q *request) error {
 }
 
 // prevVersion finds the version a write to q's key replaces (hadPrev
-// false: none) and checks the request's write conditions against it.
+// false: none) and checks the request's write conditions against it. The
+// caller has checked the bucket.
 func (s *Server) prevVersion(q *request) (prev objInfo, hadPrev bool, err error) {
-	prev, err = s.statObject(q.r.Context(), q.bucket, q.key)
+	prev, err = s.lookupObject(q.r.Context(), q.bucket, q.key)
 	if err != nil && !errors.Is(err, errNoSuchKey) {
 		return prev, false, err
 	}

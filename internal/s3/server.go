@@ -162,7 +162,6 @@ type request struct {
 	id     string
 	bucket string
 	key    string
-	anon   bool
 }
 
 // ServeHTTP serves one S3 request.
@@ -187,40 +186,54 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // errAborted marks a failure after the response started.
 var errAborted = errors.New("s3: response aborted")
 
-// idleBody extends the connection's read deadline before every read.
+// idleConn pushes a connection's deadlines forward while a transfer
+// moves. Setting a deadline arms a runtime timer, so it is done when a
+// quarter of the idle time has passed, not on every read and write.
+type idleConn struct {
+	rc           *http.ResponseController
+	idle         time.Duration
+	rnext, wnext time.Time // when to push the read and write deadlines next
+}
+
+func (c *idleConn) touch(next *time.Time, set func(time.Time) error) {
+	if now := time.Now(); now.After(*next) {
+		set(now.Add(c.idle))
+		*next = now.Add(c.idle / 4)
+	}
+}
+
+// idleBody extends the connection's read deadline as the body is read.
 type idleBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
+	c *idleConn
 }
 
 func (b idleBody) Read(p []byte) (int, error) {
-	b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	b.c.touch(&b.c.rnext, b.c.rc.SetReadDeadline)
 	return b.ReadCloser.Read(p)
 }
 
-// idleWriter extends the connection's write deadline before every write.
+// idleWriter extends the connection's write deadline as the response is
+// written.
 type idleWriter struct {
 	http.ResponseWriter
-	rc   *http.ResponseController
-	idle time.Duration
+	c *idleConn
 }
 
 func (w idleWriter) Write(p []byte) (int, error) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	w.c.touch(&w.c.wnext, w.c.rc.SetWriteDeadline)
 	return w.ResponseWriter.Write(p)
 }
 
-// Unwrap lets http.ResponseController reach the connection.
 func (w idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) serve(q *request) error {
 	r := q.r
-	rc := http.NewResponseController(q.w)
+	ic := &idleConn{rc: http.NewResponseController(q.w), idle: s.opts.IdleTimeout}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = idleBody{r.Body, rc, s.opts.IdleTimeout}
+		r.Body = idleBody{r.Body, ic}
 	}
-	q.w = idleWriter{q.w, rc, s.opts.IdleTimeout}
+	q.w = idleWriter{q.w, ic}
 	res, err := s.auth.Verify(r)
 	if err != nil {
 		return err
@@ -229,7 +242,6 @@ func (s *Server) serve(q *request) error {
 		if !s.opts.AllowAnonymous || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			return errAccessDenied
 		}
-		q.anon = true
 	}
 	path := r.URL.Path
 	if !strings.HasPrefix(path, "/") {

@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/zerostor/zerostor/bench/internal/benchkit"
@@ -101,11 +99,7 @@ func main() {
 	if f.seed == 0 {
 		f.seed = mrand.Uint64() | 1
 	}
-	// As cmd/zstor does: a soft memory limit makes the GC collect the
-	// large transient block buffers before the heap doubles.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
-	}
+	benchkit.SetMemoryLimit()
 	if err := run(f); err != nil {
 		fatal(err)
 	}
@@ -120,42 +114,22 @@ func fatal(err error) {
 // is kept in memory.
 type obj struct {
 	key  string
-	seed [32]byte
+	seed uint64
 	size int64
 }
 
 func objects(prefix string, phase, seed uint64, total, size int64) []obj {
 	var out []obj
 	for i := 0; total > 0; i++ {
-		o := obj{key: fmt.Sprintf("%s/%05d", prefix, i), size: min(size, total)}
-		binary.LittleEndian.PutUint64(o.seed[0:], seed)
-		binary.LittleEndian.PutUint64(o.seed[8:], phase)
-		binary.LittleEndian.PutUint64(o.seed[16:], uint64(i))
+		// Distinct seeds per run, phase and object.
+		o := obj{key: fmt.Sprintf("%s/%05d", prefix, i), size: min(size, total), seed: seed ^ phase<<48 ^ uint64(i)<<20}
 		out = append(out, o)
 		total -= o.size
 	}
 	return out
 }
 
-// content streams an object's incompressible bytes.
-type content struct {
-	r    *mrand.ChaCha8
-	left int64
-}
-
-func (o obj) reader() *content { return &content{r: mrand.NewChaCha8(o.seed), left: o.size} }
-
-func (c *content) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	c.r.Read(p)
-	c.left -= int64(len(p))
-	return len(p), nil
-}
+func (o obj) reader() io.Reader { return benchkit.NewStream(o.seed, o.size) }
 
 func total(objs []obj) int64 {
 	var n int64
@@ -177,6 +151,7 @@ type bench struct {
 	index   map[string]int // zstor backend id -> cluster index
 	dead    map[int]bool
 	results []result
+	cpu     *benchkit.CPU // this process and the backends, per phase
 }
 
 func (b *bench) add(name, value, detail, cpu string) {
@@ -213,7 +188,6 @@ func run(f flags) error {
 		return err
 	}
 	defer cl.Close()
-	cpuCluster = cl
 	var key [32]byte
 	rand.Read(key[:])
 	cfg := cl.ZstorConfig(f.k, f.m, filepath.Join(f.dir, "meta"), key)
@@ -234,7 +208,7 @@ func run(f flags) error {
 		return err
 	}
 	defer c.Close()
-	b := &bench{f: f, ctx: ctx, cl: cl, c: c, cfg: cfg, index: map[string]int{}, dead: map[int]bool{}}
+	b := &bench{f: f, ctx: ctx, cl: cl, c: c, cfg: cfg, index: map[string]int{}, dead: map[int]bool{}, cpu: benchkit.NewCPU(cl)}
 	for i := range cl.Len() {
 		be := cl.Backend(i)
 		b.index[be.Addr+"/"+be.Namespace] = i
@@ -242,22 +216,22 @@ func run(f flags) error {
 
 	// 1. Fill.
 	fill := objects("fill", 1, f.seed, f.size, f.object)
-	cpuMark()
+	b.cpu.Mark()
 	d, err := b.store(fill)
 	if err != nil {
 		return fmt.Errorf("fill: %w", err)
 	}
-	b.add("fill", mbs(total(fill), d), fmt.Sprintf("%d MiB, %d objects in %v", total(fill)>>20, len(fill), d.Round(time.Millisecond)), cpuSince())
+	b.add("fill", mbs(total(fill), d), fmt.Sprintf("%d MiB, %d objects in %v", total(fill)>>20, len(fill), d.Round(time.Millisecond)), b.cpuSince())
 
 	// 2. Idle store reference.
 	idle := objects("idle", 2, f.seed, f.probe, f.object)
-	cpuMark()
+	b.cpu.Mark()
 	idleD, err := b.store(idle)
 	if err != nil {
 		return fmt.Errorf("idle store: %w", err)
 	}
 	idleRate := float64(total(idle)) / idleD.Seconds()
-	b.add("store, idle", mbs(total(idle), idleD), fmt.Sprintf("%d MiB in %v", total(idle)>>20, idleD.Round(time.Millisecond)), cpuSince())
+	b.add("store, idle", mbs(total(idle), idleD), fmt.Sprintf("%d MiB in %v", total(idle)>>20, idleD.Round(time.Millisecond)), b.cpuSince())
 
 	if err := c.StartHealing(zstor.HealOptions{DisableScrub: true, DisableAudit: true}); err != nil {
 		return err
@@ -276,7 +250,7 @@ func run(f flags) error {
 
 	// 5. Verify.
 	all := append(append(append([]obj(nil), fill...), idle...), busy...)
-	cpuMark()
+	b.cpu.Mark()
 	var picked []string
 	for _, i := range mrand.Perm(len(all))[:min(2, len(all))] {
 		o := all[i]
@@ -285,7 +259,7 @@ func run(f flags) error {
 		}
 		picked = append(picked, o.key)
 	}
-	b.add("verify", "ok", fmt.Sprintf("%s byte-identical, Check MinGood %d", strings.Join(picked, ", "), f.k+f.m), cpuSince())
+	b.add("verify", "ok", fmt.Sprintf("%s byte-identical, Check MinGood %d", strings.Join(picked, ", "), f.k+f.m), b.cpuSince())
 	h, err := c.Health(ctx, false)
 	if err != nil {
 		return err
@@ -463,7 +437,7 @@ func (b *bench) repairAlone() error {
 			return err
 		}
 	}
-	cpuMark()
+	b.cpu.Mark()
 	t0 := b.kill(x)
 	detect, err := b.awaitQueued(t0, queued0)
 	if err != nil {
@@ -474,7 +448,7 @@ func (b *bench) repairAlone() error {
 		return fmt.Errorf("repair alone: %w", err)
 	}
 	pprof.StopCPUProfile()
-	cpu := cpuSince()
+	cpu := b.cpuSince()
 	after, err := b.snap(dead)
 	if err != nil {
 		return err
@@ -513,7 +487,7 @@ func (b *bench) storeDuringRepair(busy []obj, idleRate float64) error {
 	if err != nil {
 		return err
 	}
-	cpuMark()
+	b.cpu.Mark()
 	t0 := b.kill(y)
 	detect, err := b.awaitQueued(t0, queued0)
 	if err != nil {
@@ -534,7 +508,7 @@ func (b *bench) storeDuringRepair(busy []obj, idleRate float64) error {
 	if err != nil {
 		return fmt.Errorf("store during repair: %w", err)
 	}
-	cpuStore := cpuSince()
+	cpuStore := b.cpuSince()
 	mid, err := b.c.Health(b.ctx, false)
 	if err != nil {
 		return err
@@ -543,7 +517,7 @@ func (b *bench) storeDuringRepair(busy []obj, idleRate float64) error {
 	if fr.err != nil {
 		return fmt.Errorf("store during repair: %w", fr.err)
 	}
-	cpuRest := cpuSince()
+	cpuRest := b.cpuSince()
 	after, err := b.snap(dead)
 	if err != nil {
 		return err
@@ -654,61 +628,9 @@ func memLimit() string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
-// CPU accounting: this process and the backends, per phase. A backend's
-// CPU counts while it runs: one killed during a phase adds what it used
-// up to its last sample.
-var (
-	cpuCluster *testcluster.Cluster
-	lastSelf   time.Duration
-	lastZdbs   map[int]time.Duration // pid -> CPU at the phase's start
-)
-
-func cpuMark() { lastSelf, lastZdbs = selfCPU(), zdbCPU() }
-
-func cpuSince() string {
-	s, z := selfCPU(), zdbCPU()
-	var zd time.Duration
-	for pid, t := range z {
-		if t0, ok := lastZdbs[pid]; ok {
-			zd += t - t0
-		} else {
-			zd += t
-		}
-	}
-	out := fmt.Sprintf("zstor %.1fs, zdbs %.1fs", (s - lastSelf).Seconds(), zd.Seconds())
-	lastSelf, lastZdbs = s, z
-	return out
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// zdbCPU reads utime+stime of the running backends from /proc (clock
-// ticks of 10 ms).
-func zdbCPU() map[int]time.Duration {
-	out := map[int]time.Duration{}
-	if cpuCluster == nil {
-		return out
-	}
-	for i := range cpuCluster.Len() {
-		pid := cpuCluster.Pid(i)
-		if pid == 0 {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			k, _ := strconv.ParseInt(f[12], 10, 64)
-			out[pid] = time.Duration(u+k) * 10 * time.Millisecond
-		}
-	}
-	return out
+// cpuSince formats the CPU of this process and of the backends since the
+// last mark, and marks.
+func (b *bench) cpuSince() string {
+	self, zdbs := b.cpu.Since()
+	return fmt.Sprintf("zstor %.1fs, zdbs %.1fs", self.Seconds(), zdbs.Seconds())
 }
